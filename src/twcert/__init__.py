@@ -1,0 +1,48 @@
+"""twcert — smart-card certificate login for Taiwan government web apps.
+
+Citizen cards (自然人憑證, MOICA) and agency cards (機關憑證, GCA) under the Government Root CA
+(GRCA): parse, validate (chain, expiry, usage, test CAs, CRL/OCSP), verify the signed login
+challenge, and apply the login rules of the 事求人機關徵才系統 manual.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from . import errors as errors
+from . import idnumber as idnumber
+from . import oids as oids
+from .certificate import CAFamily as CAFamily
+from .certificate import CertificateUsage as CertificateUsage
+from .certificate import HolderKind as HolderKind
+from .certificate import IssuerInfo as IssuerInfo
+from .certificate import TaiwanCertificate as TaiwanCertificate
+from .certificate import load_certificate as load_certificate
+from .certificate import load_certificates as load_certificates
+from .errors import CertificateParseError as CertificateParseError
+from .errors import TwcertError as TwcertError
+from .trust import TrustedCA as TrustedCA
+from .trust import TrustStore as TrustStore
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CAFamily",
+    "CertificateParseError",
+    "CertificateUsage",
+    "HolderKind",
+    "IssuerInfo",
+    "TaiwanCertificate",
+    "TrustStore",
+    "TrustedCA",
+    "TwcertError",
+    "__version__",
+    "errors",
+    "idnumber",
+    "load_certificate",
+    "load_certificates",
+    "oids",
+]
+
+# Library logging rule: never configure handlers; let the host app decide.
+logging.getLogger("twcert").addHandler(logging.NullHandler())

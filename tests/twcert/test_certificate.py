@@ -1,0 +1,278 @@
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import os
+import time
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from twcert import (
+    CAFamily,
+    CertificateParseError,
+    CertificateUsage,
+    HolderKind,
+    load_certificate,
+    load_certificates,
+)
+from twcert.testing import FakeGPKI
+
+# From shared/fixtures/real-ca/SOURCES.md (decoded with OpenSSL by the researchers), not from our code.
+REAL_CAS = {
+    "grca-g1-root.pem": (CAFamily.GRCA, "G1", "2002-12-05", "2032-12-05"),
+    "grca-g2-root.pem": (CAFamily.GRCA, "G2", "2012-09-28", "2037-12-31"),
+    "grca-g3-root.pem": (CAFamily.GRCA, "G3", "2022-06-07", "2049-12-31"),
+    "moica-g1-intermediate-expired-2023.pem": (CAFamily.MOICA, "G1", "2003-04-21", "2023-04-21"),
+    "moica-g2-intermediate.pem": (CAFamily.MOICA, "G2", "2014-01-02", "2034-01-02"),
+    "moica-g3-intermediate.pem": (CAFamily.MOICA, "G3", "2024-01-23", "2044-01-23"),
+    "moeaca-g2-intermediate.pem": (CAFamily.MOEACA, "G2", "2013-01-31", "2033-01-31"),
+    "moeaca-g3-intermediate.pem": (CAFamily.MOEACA, "G3", "2022-06-07", "2042-06-07"),
+}
+
+
+@pytest.mark.parametrize("filename", sorted(REAL_CAS))
+def test_real_ca_certificates_are_classified(real_ca_dir: Path, filename: str) -> None:
+    family, generation, not_before, not_after = REAL_CAS[filename]
+    cert = load_certificate((real_ca_dir / filename).read_bytes())
+    assert cert.family is family
+    assert cert.generation == generation
+    assert cert.not_before.date().isoformat() == not_before
+    assert cert.not_after.date().isoformat() == not_after
+    assert cert.is_ca and cert.usage is CertificateUsage.CA
+    assert not cert.is_test
+
+
+def test_grca_g1_without_key_usage_loads(real_ca_dir: Path) -> None:
+    cert = load_certificate((real_ca_dir / "grca-g1-root.pem").read_bytes())
+    assert cert.key_usage == frozenset()
+    bc = cert.certificate.extensions.get_extension_for_class(x509.BasicConstraints)
+    assert bc.critical is False and bc.value.ca
+    assert cert.is_self_signed
+
+
+def test_same_dn_generations_are_told_apart_by_key_identifier(real_ca_dir: Path) -> None:
+    g1 = load_certificate((real_ca_dir / "moica-g1-intermediate-expired-2023.pem").read_bytes())
+    g2 = load_certificate((real_ca_dir / "moica-g2-intermediate.pem").read_bytes())
+    g3 = load_certificate((real_ca_dir / "moica-g3-intermediate.pem").read_bytes())
+    assert g1.subject == g2.subject == g3.subject
+    assert len({g1.generation, g2.generation, g3.generation}) == 3
+    assert g2.crl_urls == ("http://grca.nat.gov.tw/repository/CRL2/CA.crl",)
+    assert g3.ocsp_urls == ("http://ocsp.grca.nat.gov.tw/OCSP",)
+    assert g2.policies == ("2.16.886.101.0.3.3",)
+
+
+def _hand_built(
+    extensions: list[x509.ExtensionType | x509.UnrecognizedExtension], *, name: str = "王小明"
+) -> bytes:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "TW"),
+            x509.NameAttribute(NameOID.COMMON_NAME, name),
+            x509.NameAttribute(NameOID.SERIAL_NUMBER, "1234567890123456"),
+        ]
+    )
+    issuer = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "TW"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "行政院"),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "內政部憑證管理中心"),
+        ]
+    )
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(12345)
+        .not_valid_before(dt.datetime(2025, 1, 1, tzinfo=dt.UTC))
+        .not_valid_after(dt.datetime(2030, 1, 1, tzinfo=dt.UTC))
+    )
+    for ext in extensions:
+        builder = builder.add_extension(ext, critical=False)
+    return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+
+def test_hand_built_sda_gives_id_tail_and_citizen_kind() -> None:
+    # SEQUENCE { SEQUENCE { OID 2.16.886.1.100.2.51, SET { PrintableString "6789" } },
+    #            SEQUENCE { OID 2.16.886.1.100.2.1,  SET { OID 2.16.886.1.100.3.1.1 } } }
+    # written out byte by byte so the test does not share the library's encoder.
+    # 2.16.886 encodes as 60 86 76 (886 = 6*128 + 118).
+    id_tail = bytes.fromhex("3011" + "0607608676016402" + "33" + "3106" + "130436373839")
+    subject_type = bytes.fromhex("3015" + "0607608676016402" + "01" + "310a" + "06086086760164030101")
+    assert len(id_tail) == 2 + 0x11 and len(subject_type) == 2 + 0x15
+    sda = b"\x30" + bytes([len(id_tail) + len(subject_type)]) + id_tail + subject_type
+    der = _hand_built([x509.UnrecognizedExtension(x509.ObjectIdentifier("2.5.29.9"), sda)])
+    cert = load_certificate(der)
+    assert cert.id_tail == "6789"
+    assert cert.holder_kind is HolderKind.CITIZEN
+    assert cert.family is CAFamily.MOICA  # by issuer OU: key identifier unknown
+    assert cert.generation is None
+    assert cert.holder_name == "王小明"
+    assert cert.subject_serial == "1234567890123456"
+
+
+def test_missing_and_unknown_extensions_are_not_errors() -> None:
+    der = _hand_built([x509.UnrecognizedExtension(x509.ObjectIdentifier("1.2.3.4.5"), b"\x05\x00")])
+    cert = load_certificate(der)
+    assert cert.id_tail is None and cert.agency_oid is None
+    assert cert.holder_kind is HolderKind.UNKNOWN
+    assert cert.usage is CertificateUsage.UNKNOWN
+    assert cert.crl_urls == () and cert.ocsp_urls == () and cert.policies == ()
+
+
+def test_malformed_sda_is_a_parse_error() -> None:
+    der = _hand_built([x509.UnrecognizedExtension(x509.ObjectIdentifier("2.5.29.9"), b"\x30\x05\x06\x01")])
+    with pytest.raises(CertificateParseError):
+        load_certificate(der)
+
+
+def test_all_input_forms_give_the_same_certificate(pki: FakeGPKI) -> None:
+    issued = pki.issue_citizen("王小明", "A123456789")
+    der = issued.der
+    b64 = base64.b64encode(der)
+    forms = [
+        der,
+        bytearray(der),
+        issued.pem,
+        issued.pem.decode(),
+        b64,
+        b64.decode(),
+        base64.encodebytes(der).decode(),
+        "\n" + issued.pem.decode().replace("\n", "\r\n"),
+    ]
+    parsed = {load_certificate(f).sha256 for f in forms}
+    assert len(parsed) == 1
+
+
+def test_fixture_citizen_fields(fixture_set) -> None:  # type: ignore[no-untyped-def]
+    trust = fixture_set.pki.trust_store()
+    cert = load_certificate(fixture_set.pem("citizen-wang"), issuers=trust.issuers)
+    assert cert.family is CAFamily.MOICA and cert.generation == "G2"
+    assert cert.holder_kind is HolderKind.CITIZEN and cert.usage is CertificateUsage.SIGNING
+    assert cert.id_tail == "6789" and cert.holder_name == "王小明"
+    assert cert.crl_urls[0].endswith("/CRL_0001.crl") and cert.crl_urls[1].endswith("/complete.crl")
+    assert cert.ocsp_urls and cert.ca_issuers_urls
+    assert "王小明" not in repr(cert) and "6789" not in repr(cert)
+    enc = load_certificate(fixture_set.pem("citizen-wang-enc"))
+    assert enc.usage is CertificateUsage.ENCRYPTION
+    agency = load_certificate(fixture_set.pem("agency-dgpa"))
+    assert agency.family is CAFamily.GCA and agency.holder_kind is HolderKind.AGENCY
+    assert agency.agency_oid == "2.16.886.101.20003.20007"
+    test_card = load_certificate(fixture_set.pem("agency-test"))
+    assert test_card.is_test and test_card.family is CAFamily.GTESTCA
+    assert load_certificate(fixture_set.pem("citizen-test-policy")).is_test
+
+
+def test_bundle_loading(real_ca_dir: Path) -> None:
+    bundle = b"".join((real_ca_dir / name).read_bytes() for name in sorted(REAL_CAS))
+    assert len(load_certificates(bundle)) == 8
+    with pytest.raises(CertificateParseError, match="expected one certificate"):
+        load_certificate(bundle)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        "",
+        b"\x30",
+        b"\x30\x82\xff\xff",
+        b"-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----\n",
+        b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END X509 CRL-----\n",
+        b"-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n",
+        "證書",
+        b"not a certificate at all",
+        "QUJD",  # base64 of "ABC", not DER
+    ],
+)
+def test_garbage_is_a_parse_error(data: bytes | str) -> None:
+    with pytest.raises(CertificateParseError):
+        load_certificate(data)
+
+
+def test_wrong_type_is_a_parse_error() -> None:
+    with pytest.raises(CertificateParseError):
+        load_certificate(12345)  # type: ignore[arg-type]
+
+
+def test_truncated_der_is_a_parse_error(fixture_set) -> None:  # type: ignore[no-untyped-def]
+    der = load_certificate(fixture_set.pem("citizen-wang")).der
+    for cut in range(0, len(der), 37):
+        with pytest.raises(CertificateParseError):
+            load_certificate(der[:cut])
+
+
+def test_ten_megabyte_blob_is_refused_without_parsing() -> None:
+    blob = b"\x30\x84" + os.urandom(10 * 1024 * 1024)
+    start = time.process_time()
+    for _ in range(100):
+        with pytest.raises(CertificateParseError, match="limit"):
+            load_certificate(blob)
+        with pytest.raises(CertificateParseError, match="limit"):
+            load_certificate(blob.decode("latin-1"))
+    # A size check, not a parse: 200 refusals of 10 MB must not cost a parse each. (Complexity
+    # bound, not a timing benchmark: a single parse of 10 MB would take far longer than this.)
+    assert time.process_time() - start < 5
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=4096))
+def test_random_bytes_only_raise_parse_error(data: bytes) -> None:
+    try:
+        load_certificate(data)
+    except CertificateParseError:
+        pass
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=2000))
+def test_random_text_only_raises_parse_error(text: str) -> None:
+    try:
+        load_certificate(text)
+    except CertificateParseError:
+        pass
+
+
+_SEED_DER = [
+    (Path(__file__).resolve().parents[2] / "fixtures" / "gpki" / "ee" / name).read_bytes()
+    for name in ("citizen-wang.pem", "agency-dgpa.pem", "business-moeaca.pem")
+]
+
+
+@st.composite
+def mutated_der(draw: st.DrawFn) -> bytes:
+    der = bytearray(load_certificate(draw(st.sampled_from(_SEED_DER))).der)
+    for _ in range(draw(st.integers(1, 8))):
+        op = draw(st.sampled_from(["flip", "delete", "insert", "truncate"]))
+        pos = draw(st.integers(0, len(der) - 1))
+        if op == "flip":
+            der[pos] ^= draw(st.integers(1, 255))
+        elif op == "delete":
+            del der[pos : pos + draw(st.integers(1, 16))]
+        elif op == "insert":
+            der[pos:pos] = draw(st.binary(min_size=1, max_size=16))
+        else:
+            del der[pos:]
+        if not der:
+            break
+    return bytes(der)
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated_der())
+def test_mutated_der_only_raises_parse_error(data: bytes) -> None:
+    try:
+        cert = load_certificate(data)
+    except CertificateParseError:
+        return
+    # If a mutation still parses, every field must be usable.
+    repr(cert)
+    cert.masked()
