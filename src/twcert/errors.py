@@ -11,7 +11,10 @@ unmasked national ID or name (callers pass masked values).
     TwcertError
     ├── ConfigurationError
     │   └── TrustAnchorPinError
-    ├── CertificateParseError
+    ├── ParseError                               (bytes that are not what they claim to be)
+    │   ├── CertificateParseError
+    │   ├── SignatureParseError
+    │   └── ResponseParseError
     ├── CertificateInvalidError                  (the manual's "憑證無效" family)
     │   ├── CertificateExpiredError
     │   ├── CertificateNotYetValidError
@@ -33,6 +36,7 @@ unmasked national ID or name (callers pass masked values).
     │   ├── ReaderAbsentError
     │   ├── UserCancelledError
     │   ├── LocalSignerUnavailableError
+    │   ├── LocalSignerDomainError
     │   └── CardOperationError
     ├── ChallengeError
     │   ├── ChallengeUnknownError
@@ -84,17 +88,21 @@ __all__ = [
     "ConfigurationError",
     "FinalPinTryError",
     "HolderMismatch",
+    "LocalSignerDomainError",
     "LocalSignerUnavailableError",
     "LoginRefusedError",
     "NotInService",
+    "ParseError",
     "PinIncorrectError",
     "PinLengthError",
     "PinLockedError",
     "PinMissingError",
     "ReaderAbsentError",
+    "ResponseParseError",
     "RevocationDataError",
     "RevocationUnavailableError",
     "SignatureMismatchError",
+    "SignatureParseError",
     "TestCertificateRefused",
     "TrustAnchorPinError",
     "TwcertError",
@@ -236,7 +244,17 @@ class BackendUnavailableError(TwcertError):
 # --------------------------------------------------------------------------- certificates
 
 
-class CertificateParseError(TwcertError):
+class ParseError(TwcertError):
+    """Input bytes are not a well-formed instance of the structure expected."""
+
+    code = "PARSE_ERROR"
+    message_zh = "資料格式錯誤，請重新操作。"
+    message_en = "The data received is malformed; please try again."
+    action_zh = "請重新操作；若持續發生請洽系統管理者。"
+    action_en = "Try again; contact the administrator if it persists."
+
+
+class CertificateParseError(ParseError):
     """The bytes given are not a well-formed X.509 certificate (or other expected structure)."""
 
     code = "CERT_PARSE"
@@ -442,6 +460,15 @@ class LocalSignerUnavailableError(CardError):
     http_status = 503
 
 
+class LocalSignerDomainError(CardError):
+    code = "LOCAL_SIGNER_DOMAIN"
+    message_zh = "本網站未列於跨平台網頁元件之信任網域，請將本網站加入信任網域後再試。"
+    message_en = "This site is not in the local signing component's trusted-domain list."
+    action_zh = "請於跨平台網頁元件中將本網站加入信任網域。"
+    action_en = "Add this site to the component's trusted domains."
+    http_status = 403
+
+
 class CardOperationError(CardError):
     code = "CARD_OPERATION"
     message_zh = "卡片作業失敗（錯誤碼 {ret_code}），請重新操作。"
@@ -480,6 +507,22 @@ class ChallengeBindingError(ChallengeError):
     code = "CHALLENGE_MISMATCH"
     message_zh = "登入驗證資料與目前連線不符，請重新登入。"
     message_en = "The login challenge belongs to another session or site; please log in again."
+
+
+class SignatureParseError(ParseError):
+    """The signature is not well-formed CMS SignedData or PKCS#1 (before any verification)."""
+
+    code = "SIGNATURE_MALFORMED"
+    message_zh = "簽章資料格式錯誤，請重新登入。"
+    message_en = "The signature data is malformed; please log in again."
+
+
+class ResponseParseError(ParseError):
+    """A response from the local signing component (HiPKI) is not of the documented shape."""
+
+    code = "RESPONSE_MALFORMED"
+    message_zh = "跨平台網頁元件回應格式錯誤，請重新操作。"
+    message_en = "The local signing component's response is malformed."
 
 
 class SignatureMismatchError(ChallengeError):
