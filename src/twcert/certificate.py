@@ -15,6 +15,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 from typing import Final
 
@@ -24,6 +25,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID, NameOID
 
 from . import oids
+from ._der import certificate_names, read_subject_directory_attributes
 from .errors import CertificateParseError
 from .idnumber import mask_name, mask_serial
 
@@ -153,6 +155,13 @@ class SubjectDirectoryAttributesSpec(asn1.SequenceOf):  # type: ignore[misc]
 class TaiwanCertificate:
     """A parsed certificate with the Government-PKI fields a login needs.
 
+    Everything validation reads (key identifiers, key usage, policies, URLs, validity,
+    subjectDirectoryAttributes) is decoded by :func:`load_certificate`. Name-derived fields
+    (``subject``, ``issuer``, ``holder_name``, ``subject_serial``, and ``family`` when the
+    issuing key is not a known one) are decoded on first access, because building
+    :mod:`cryptography` ``Name`` objects costs more than an RSA verification; a malformed name
+    raises :class:`~twcert.errors.CertificateParseError` then.
+
     Equality and hashing go by the DER bytes. ``repr`` masks the holder's name and serial so a
     certificate can be logged safely.
     """
@@ -160,34 +169,16 @@ class TaiwanCertificate:
     #: The underlying :class:`cryptography.x509.Certificate`.
     certificate: x509.Certificate
     #: The DER encoding.
-    der: bytes
+    der: bytes = field(repr=False)
     #: SHA-256 of the DER, lowercase hex (the certificate's fingerprint).
     sha256: str
     serial_number: int
-    subject: str
-    issuer: str
-    family: CAFamily
-    #: "G1" | "G2" | "G3" when the issuing (or own) key identifier is a known CA key, else None.
-    generation: str | None
-    #: True for GTestCA-issued certificates or those with a test policy.
-    is_test: bool
-    holder_kind: HolderKind
-    #: Subject CN (the citizen's name, or the agency/unit name); else the last OU, else O.
-    holder_name: str | None
-    #: Subject serialNumber attribute (16 digits on MOICA cards; treated as opaque).
-    subject_serial: str | None
-    #: Last four characters of the national ID / resident number (SDA 2.16.886.1.100.2.51).
-    id_tail: str | None
-    #: Organisation OID (SDA 2.16.886.1.100.2.102), GCA and XCA certificates.
-    agency_oid: str | None
-    #: Uniform business number (SDA 2.16.886.1.100.2.101), MOEACA certificates.
-    business_number: str | None
+    not_before: dt.datetime
+    not_after: dt.datetime
     usage: CertificateUsage
     #: KeyUsage bits that are set, by their :mod:`cryptography` attribute names.
     key_usage: frozenset[str]
     is_ca: bool
-    not_before: dt.datetime
-    not_after: dt.datetime
     policies: tuple[str, ...]
     #: CRL distribution point URLs in the order of the extension (the partition CRL first).
     crl_urls: tuple[str, ...]
@@ -195,11 +186,21 @@ class TaiwanCertificate:
     ca_issuers_urls: tuple[str, ...]
     subject_key_identifier: bytes
     authority_key_identifier: bytes | None
-    subject_type_oid: str | None
-    issuer_ou: str | None
-    subject_ous: tuple[str, ...]
     #: Every subjectDirectoryAttributes value, decoded to text, by attribute OID.
-    directory_attributes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    directory_attributes: Mapping[str, tuple[str, ...]]
+    subject_type_oid: str | None
+    holder_kind: HolderKind
+    #: Last four characters of the national ID / resident number (SDA 2.16.886.1.100.2.51).
+    id_tail: str | None
+    #: Organisation OID (SDA 2.16.886.1.100.2.102), GCA and XCA certificates.
+    agency_oid: str | None
+    #: Uniform business number (SDA 2.16.886.1.100.2.101), MOEACA certificates.
+    business_number: str | None
+    #: What the issuing (or, for a CA, its own) key identifier is known to be, if known.
+    known_issuer: IssuerInfo | None = field(repr=False)
+    #: The issuer and subject Name encodings, for name chaining by bytes.
+    issuer_der: bytes = field(repr=False)
+    subject_der: bytes = field(repr=False)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, TaiwanCertificate):
@@ -210,19 +211,90 @@ class TaiwanCertificate:
         return hash(self.der)
 
     def __repr__(self) -> str:
+        try:
+            holder = self.masked()["holder_name"]
+            family = self.family.value
+        except CertificateParseError:
+            holder, family = "<malformed>", "?"
         return (
-            f"<TaiwanCertificate {self.family.value} {self.generation or '-'} "
-            f"{self.holder_kind.value} holder={self.masked()['holder_name']!r} "
+            f"<TaiwanCertificate {family} {self.generation or '-'} "
+            f"{self.holder_kind.value} holder={holder!r} "
             f"serial={self.serial_number:x} sha256={self.sha256[:16]}…>"
         )
+
+    # -- name-derived fields, decoded on first use ---------------------------------------------
+
+    @cached_property
+    def _names(self) -> _Names:
+        try:
+            return _Names.of(self.certificate)
+        except ValueError as exc:
+            raise CertificateParseError(f"malformed subject or issuer name: {exc}") from exc
+
+    @property
+    def subject(self) -> str:
+        """Subject DN, RFC 4514 string (contains the holder's name: do not log it)."""
+        return self._names.subject
+
+    @property
+    def issuer(self) -> str:
+        return self._names.issuer
+
+    @property
+    def holder_name(self) -> str | None:
+        """Subject CN (the citizen's name, or the agency/unit name); else the last OU, else O."""
+        return self._names.holder_name
+
+    @property
+    def subject_serial(self) -> str | None:
+        """Subject serialNumber attribute (16 digits on MOICA cards; treated as opaque)."""
+        return self._names.subject_serial
+
+    @property
+    def subject_ous(self) -> tuple[str, ...]:
+        return self._names.subject_ous
+
+    @property
+    def issuer_ou(self) -> str | None:
+        return self._names.issuer_ous[-1] if self._names.issuer_ous else None
 
     @property
     def is_self_signed(self) -> bool:
         """Subject equals issuer and, where both are present, SKI equals AKI."""
-        cert = self.certificate
-        if cert.subject != cert.issuer:
+        if self.subject_der != self.issuer_der:
             return False
         return self.authority_key_identifier in (None, self.subject_key_identifier)
+
+    @cached_property
+    def family(self) -> CAFamily:
+        """By key identifier when the key is known; else a CA by its own OU and anything else by
+        its issuer's OU (the OUs the GPKI CAs use, see :data:`twcert.oids.ISSUER_OU_FAMILY`)."""
+        if self.known_issuer is not None:
+            return self.known_issuer.family
+        names = self._names
+        if self.is_ca:
+            own = oids.ISSUER_OU_FAMILY.get(names.subject_ous[-1] if names.subject_ous else "")
+            if own:
+                return CAFamily(own)
+            if self.subject_der == self.issuer_der and any(
+                n.startswith(_GRCA_NAME) for n in names.subject_orgs_cns
+            ):
+                return CAFamily.GRCA
+        return CAFamily(oids.ISSUER_OU_FAMILY.get(self.issuer_ou or "", "UNKNOWN"))
+
+    @property
+    def generation(self) -> str | None:
+        """ "G1" | "G2" | "G3" when the issuing (or own) key identifier is a known CA key."""
+        return self.known_issuer.generation if self.known_issuer is not None else None
+
+    @cached_property
+    def is_test(self) -> bool:
+        """True for GTestCA-issued certificates or those with a test policy."""
+        if oids.GPKI_TEST_POLICY in self.policies:
+            return True
+        if self.known_issuer is not None:
+            return self.known_issuer.family is CAFamily.GTESTCA
+        return self.family is CAFamily.GTESTCA or _TEST_CA_OU in self._names.issuer_ous
 
     def masked(self) -> dict[str, str | None]:
         """The identity fields with personal data masked, for logs and displays.
@@ -235,6 +307,38 @@ class TaiwanCertificate:
             "subject_serial": mask_serial(self.subject_serial),
             "id_tail": mask_serial(self.id_tail, keep_head=0, keep_tail=2),
         }
+
+
+_GRCA_NAME: Final = "Government Root Certification Authority"
+_TEST_CA_OU: Final = "政府測試憑證管理中心"
+
+
+@dataclass(frozen=True, slots=True)
+class _Names:
+    subject: str
+    issuer: str
+    holder_name: str | None
+    subject_serial: str | None
+    subject_ous: tuple[str, ...]
+    issuer_ous: tuple[str, ...]
+    subject_orgs_cns: tuple[str, ...]
+
+    @classmethod
+    def of(cls, cert: x509.Certificate) -> _Names:
+        subject, issuer = cert.subject, cert.issuer
+        cns = _attr(subject, NameOID.COMMON_NAME)
+        ous = _attr(subject, NameOID.ORGANIZATIONAL_UNIT_NAME)
+        orgs = _attr(subject, NameOID.ORGANIZATION_NAME)
+        serials = _attr(subject, NameOID.SERIAL_NUMBER)
+        return cls(
+            subject=subject.rfc4514_string(),
+            issuer=issuer.rfc4514_string(),
+            holder_name=cns[0] if cns else (ous[-1] if ous else (orgs[-1] if orgs else None)),
+            subject_serial=serials[0] if serials else None,
+            subject_ous=tuple(ous),
+            issuer_ous=tuple(_attr(issuer, NameOID.ORGANIZATIONAL_UNIT_NAME)),
+            subject_orgs_cns=tuple(orgs + cns),
+        )
 
 
 def key_identifier(cert: x509.Certificate) -> bytes:
@@ -367,28 +471,6 @@ def _attr(name: x509.Name, oid: x509.ObjectIdentifier) -> list[str]:
     return [str(a.value) for a in name.get_attributes_for_oid(oid)]
 
 
-def _decode_value(value: asn1.Any) -> str:
-    parsed = asn1.load(value.dump())
-    native = parsed.native
-    if isinstance(native, str):
-        return native
-    if isinstance(native, bytes):
-        return native.hex()
-    return str(native)
-
-
-def _directory_attributes(ext_value: bytes) -> dict[str, tuple[str, ...]]:
-    try:
-        parsed = SubjectDirectoryAttributesSpec.load(ext_value, strict=True)
-        result: dict[str, list[str]] = {}
-        for attribute in parsed:
-            oid = attribute["type"].dotted
-            result.setdefault(oid, []).extend(_decode_value(v) for v in attribute["values"])
-    except Exception as exc:  # asn1crypto raises many types on malformed input
-        raise CertificateParseError(f"malformed subjectDirectoryAttributes: {exc}") from exc
-    return {k: tuple(v) for k, v in result.items()}
-
-
 def _usage(ku: x509.KeyUsage | None, is_ca: bool) -> tuple[CertificateUsage, frozenset[str]]:
     if ku is None:
         return (CertificateUsage.CA if is_ca else CertificateUsage.UNKNOWN), frozenset()
@@ -419,40 +501,36 @@ def _usage(ku: x509.KeyUsage | None, is_ca: bool) -> tuple[CertificateUsage, fro
     return usage, frozenset(bits)
 
 
-_GRCA_NAME: Final = "Government Root Certification Authority"
-
-
-def _family_by_name(
-    cert: x509.Certificate, subject_ous: list[str], issuer_ou: str | None, is_ca: bool
-) -> CAFamily:
-    """Fallback when no key identifier is known: a CA by its own OU, anything else by its issuer's."""
-    if is_ca:
-        own = oids.ISSUER_OU_FAMILY.get(subject_ous[-1] if subject_ous else "")
-        if own:
-            return CAFamily(own)
-        names = _attr(cert.subject, NameOID.ORGANIZATION_NAME) + _attr(cert.subject, NameOID.COMMON_NAME)
-        if cert.subject == cert.issuer and any(n.startswith(_GRCA_NAME) for n in names):
-            return CAFamily.GRCA
-    return CAFamily(oids.ISSUER_OU_FAMILY.get(issuer_ou or "", "UNKNOWN"))
+_SKI: Final = ExtensionOID.SUBJECT_KEY_IDENTIFIER
+_AKI: Final = ExtensionOID.AUTHORITY_KEY_IDENTIFIER
+_BC: Final = ExtensionOID.BASIC_CONSTRAINTS
+_KU: Final = ExtensionOID.KEY_USAGE
+_CP: Final = ExtensionOID.CERTIFICATE_POLICIES
+_CDP: Final = ExtensionOID.CRL_DISTRIBUTION_POINTS
+_AIA: Final = ExtensionOID.AUTHORITY_INFORMATION_ACCESS
+_SDA: Final = x509.ObjectIdentifier(oids.SUBJECT_DIRECTORY_ATTRIBUTES)
 
 
 def _build(
     cert: x509.Certificate, der: bytes, issuers: Mapping[bytes, IssuerInfo] | None
 ) -> TaiwanCertificate:
-    exts = cert.extensions
-    by_oid = {e.oid.dotted_string: e.value for e in exts}
+    by_oid = {e.oid: e.value for e in cert.extensions}
+    try:
+        issuer_der, subject_der = certificate_names(der)
+    except (ValueError, IndexError) as exc:
+        raise CertificateParseError(f"malformed certificate header: {exc}") from exc
 
-    ski_ext = by_oid.get(ExtensionOID.SUBJECT_KEY_IDENTIFIER.dotted_string)
+    ski_ext = by_oid.get(_SKI)
     ski = ski_ext.digest if isinstance(ski_ext, x509.SubjectKeyIdentifier) else key_identifier(cert)
-    aki_ext = by_oid.get(ExtensionOID.AUTHORITY_KEY_IDENTIFIER.dotted_string)
+    aki_ext = by_oid.get(_AKI)
     aki = aki_ext.key_identifier if isinstance(aki_ext, x509.AuthorityKeyIdentifier) else None
 
-    bc = by_oid.get(ExtensionOID.BASIC_CONSTRAINTS.dotted_string)
+    bc = by_oid.get(_BC)
     is_ca = isinstance(bc, x509.BasicConstraints) and bc.ca
-    ku = by_oid.get(ExtensionOID.KEY_USAGE.dotted_string)
+    ku = by_oid.get(_KU)
     usage, ku_bits = _usage(ku if isinstance(ku, x509.KeyUsage) else None, is_ca)
 
-    policies_ext = by_oid.get(ExtensionOID.CERTIFICATE_POLICIES.dotted_string)
+    policies_ext = by_oid.get(_CP)
     policies = (
         tuple(p.policy_identifier.dotted_string for p in policies_ext)
         if isinstance(policies_ext, x509.CertificatePolicies)
@@ -460,7 +538,7 @@ def _build(
     )
 
     crl_urls: list[str] = []
-    cdp = by_oid.get(ExtensionOID.CRL_DISTRIBUTION_POINTS.dotted_string)
+    cdp = by_oid.get(_CDP)
     if isinstance(cdp, x509.CRLDistributionPoints):
         for point in cdp:
             for name in point.full_name or ():
@@ -468,7 +546,7 @@ def _build(
                     crl_urls.append(name.value)
     ocsp_urls: list[str] = []
     ca_issuers: list[str] = []
-    aia = by_oid.get(ExtensionOID.AUTHORITY_INFORMATION_ACCESS.dotted_string)
+    aia = by_oid.get(_AIA)
     if isinstance(aia, x509.AuthorityInformationAccess):
         for desc in aia:
             if not isinstance(desc.access_location, x509.UniformResourceIdentifier):
@@ -478,76 +556,53 @@ def _build(
             elif desc.access_method == AuthorityInformationAccessOID.CA_ISSUERS:
                 ca_issuers.append(desc.access_location.value)
 
-    sda_ext = by_oid.get(oids.SUBJECT_DIRECTORY_ATTRIBUTES)
     sda: dict[str, tuple[str, ...]] = {}
+    sda_ext = by_oid.get(_SDA)
     if isinstance(sda_ext, x509.UnrecognizedExtension):
-        sda = _directory_attributes(sda_ext.value)
+        try:
+            sda = {k: tuple(v) for k, v in read_subject_directory_attributes(sda_ext.value).items()}
+        except (ValueError, UnicodeDecodeError, IndexError) as exc:
+            raise CertificateParseError(f"malformed subjectDirectoryAttributes: {exc}") from exc
 
-    subject_type = (sda.get(oids.SUBJECT_TYPE) or (None,))[0]
+    def first(oid: str) -> str | None:
+        values = sda.get(oid)
+        return values[0] if values else None
+
+    subject_type = first(oids.SUBJECT_TYPE)
     if subject_type is not None:
         holder_kind = HolderKind(oids.SUBJECT_TYPES.get(subject_type, "unknown"))
     else:
         holder_kind = HolderKind.CA if is_ca else HolderKind.UNKNOWN
 
-    issuer_ous = _attr(cert.issuer, NameOID.ORGANIZATIONAL_UNIT_NAME)
-    subject_ous = _attr(cert.subject, NameOID.ORGANIZATIONAL_UNIT_NAME)
-    issuer_ou = issuer_ous[-1] if issuer_ous else None
-
-    known: dict[bytes, IssuerInfo] = dict(KNOWN_CA_KEYS)
-    if issuers:
-        known.update(issuers)
     # A CA certificate describes itself (its own key); an end-entity its issuer's key.
-    info = known.get(ski) if is_ca else (known.get(aki) if aki is not None else None)
-    if info is not None:
-        family, generation = info.family, info.generation
-    else:
-        family = _family_by_name(cert, subject_ous, issuer_ou, is_ca)
-        generation = None
-
-    is_test = (
-        family is CAFamily.GTESTCA
-        or any(ou == "政府測試憑證管理中心" for ou in issuer_ous)
-        or oids.GPKI_TEST_POLICY in policies
-    )
-
-    cns = _attr(cert.subject, NameOID.COMMON_NAME)
-    orgs = _attr(cert.subject, NameOID.ORGANIZATION_NAME)
-    holder_name = cns[0] if cns else (subject_ous[-1] if subject_ous else (orgs[-1] if orgs else None))
-    serials = _attr(cert.subject, NameOID.SERIAL_NUMBER)
-
-    def first(oid: str) -> str | None:
-        values = sda.get(oid)
-        return values[0] if values else None
+    lookup_key = ski if is_ca else aki
+    known = None
+    if lookup_key is not None:
+        known = (issuers or {}).get(lookup_key) or KNOWN_CA_KEYS.get(lookup_key)
 
     return TaiwanCertificate(
         certificate=cert,
         der=der,
         sha256=hashlib.sha256(der).hexdigest(),
         serial_number=cert.serial_number,
-        subject=cert.subject.rfc4514_string(),
-        issuer=cert.issuer.rfc4514_string(),
-        family=family,
-        generation=generation,
-        is_test=is_test,
-        holder_kind=holder_kind,
-        holder_name=holder_name,
-        subject_serial=serials[0] if serials else None,
-        id_tail=first(oids.ID_TAIL),
-        agency_oid=first(oids.ORGANISATION_OID),
-        business_number=first(oids.UNIFORM_BUSINESS_NUMBER),
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
         usage=usage,
         key_usage=ku_bits,
         is_ca=is_ca,
-        not_before=cert.not_valid_before_utc,
-        not_after=cert.not_valid_after_utc,
         policies=policies,
         crl_urls=tuple(crl_urls),
         ocsp_urls=tuple(ocsp_urls),
         ca_issuers_urls=tuple(ca_issuers),
         subject_key_identifier=ski,
         authority_key_identifier=aki,
-        subject_type_oid=subject_type,
-        issuer_ou=issuer_ou,
-        subject_ous=tuple(subject_ous),
         directory_attributes=MappingProxyType(sda),
+        subject_type_oid=subject_type,
+        holder_kind=holder_kind,
+        id_tail=first(oids.ID_TAIL),
+        agency_oid=first(oids.ORGANISATION_OID),
+        business_number=first(oids.UNIFORM_BUSINESS_NUMBER),
+        known_issuer=known,
+        issuer_der=issuer_der,
+        subject_der=subject_der,
     )

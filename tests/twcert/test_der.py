@@ -1,0 +1,85 @@
+"""The small DER reader against independent decoders (asn1crypto, cryptography)."""
+
+from __future__ import annotations
+
+import pytest
+from asn1crypto import core as asn1
+from cryptography import x509
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from twcert._der import certificate_names, decode_oid, read_subject_directory_attributes
+from twcert.certificate import SubjectDirectoryAttributesSpec
+from twcert.testing import FakeGPKI
+
+oids = st.builds(
+    lambda first, second, rest: ".".join(str(a) for a in [first, second, *rest]),
+    st.integers(0, 2),
+    st.integers(0, 39),
+    st.lists(st.integers(0, 2**40), max_size=8),
+)
+texts = st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=30)
+printable = st.text(
+    alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 '()+,-./:=?", max_size=30
+)
+values = st.one_of(
+    oids.map(asn1.ObjectIdentifier),
+    texts.map(asn1.UTF8String),
+    printable.map(asn1.PrintableString),
+    texts.map(asn1.BMPString),
+    st.integers(-(2**70), 2**70).map(asn1.Integer),
+    st.booleans().map(asn1.Boolean),
+    st.binary(max_size=20).map(asn1.OctetString),
+)
+attributes = st.lists(st.tuples(oids, st.lists(values, max_size=3)), max_size=5)
+
+
+def oracle(encoded: bytes) -> dict[str, list[str]]:
+    result: dict[str, list[str]] = {}
+    for attribute in SubjectDirectoryAttributesSpec.load(encoded, strict=True):
+        out = result.setdefault(attribute["type"].dotted, [])
+        for value in attribute["values"]:
+            parsed = asn1.load(value.dump())
+            if isinstance(parsed, asn1.ObjectIdentifier):
+                out.append(parsed.dotted)
+            elif isinstance(parsed.native, str):
+                out.append(parsed.native)
+            else:
+                out.append(value.dump().hex())
+    return result
+
+
+@settings(max_examples=300, deadline=None)
+@given(attributes)
+def test_sda_reader_agrees_with_asn1crypto(attrs: list[tuple[str, list[asn1.Asn1Value]]]) -> None:
+    encoded = SubjectDirectoryAttributesSpec(
+        [{"type": oid, "values": [asn1.Any.load(v.dump()) for v in vals]} for oid, vals in attrs]
+    ).dump()
+    assert read_subject_directory_attributes(encoded) == oracle(encoded)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.binary(max_size=200))
+def test_sda_reader_raises_only_value_error(data: bytes) -> None:
+    try:
+        read_subject_directory_attributes(data)
+    except (ValueError, UnicodeDecodeError):
+        pass
+
+
+@given(oids)
+def test_oid_decoding(dotted: str) -> None:
+    assert decode_oid(asn1.ObjectIdentifier(dotted).contents) == dotted
+
+
+def test_non_der_lengths_are_refused() -> None:
+    with pytest.raises(ValueError, match="non-minimal"):
+        read_subject_directory_attributes(bytes.fromhex("3081 00".replace(" ", "")))
+
+
+def test_certificate_names_are_the_names_cryptography_sees(pki: FakeGPKI) -> None:
+    for issued in (pki.issue_citizen("王小明", "A123456789"), pki.cas["GRCA2"], pki.cas["MOICA2"]):
+        cert = x509.load_der_x509_certificate(issued.der)
+        issuer, subject = certificate_names(issued.der)
+        assert issuer == cert.issuer.public_bytes()
+        assert subject == cert.subject.public_bytes()
