@@ -1,0 +1,274 @@
+"""``twcert vacancy``: import the DGPA feed into a database, list online vacancies, export them.
+
+Registered by :mod:`twcert.cli`. Bad input prints one line on stderr and exits 2; the tool never
+shows a traceback for anything a user can type.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from twcert.errors import TwcertError
+
+from .errors import VacancyError, VacancyStorageError
+from .feed import DgpaFeedReader, FeedProblem, write_dgpa_xml
+from .model import TAIPEI, Actor, Vacancy, taipei_date
+from .publish import atom_feed, job_postings_jsonld
+from .repository import MAX_PER_PAGE, SORTS
+from .rocdate import RocDate, parse_roc_or_iso
+from .sqlstore import DEFAULT_URL, SqlVacancyRepository
+
+__all__ = ["register"]
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+
+_IMPORTER = Actor(principal_id="twcert-vacancy-import")
+_FORMATS = ("dgpa-xml", "jsonld", "atom")
+
+
+def _day(text: str) -> dt.date:
+    try:
+        return parse_roc_or_iso(text)
+    except VacancyError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (2025-03-01, 1140301 or 114/03/01): {text!r}") from exc
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"not a positive whole number: {text!r}")
+    return int(text)
+
+
+def _say(error: TwcertError) -> None:
+    print(f"twcert vacancy: {error.code}: {error.message_english}", file=sys.stderr)
+
+
+def _exit_code(error: TwcertError) -> int:
+    return EXIT_FAILURE if isinstance(error, VacancyStorageError) else EXIT_BAD_INPUT
+
+
+def _repository(args: argparse.Namespace) -> SqlVacancyRepository:
+    return SqlVacancyRepository(args.db, schema=args.schema)
+
+
+def _now() -> dt.datetime:
+    # The CLI is the edge where the wall clock is read; everything below takes it as an argument.
+    return dt.datetime.now(TAIPEI)
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"twcert vacancy: cannot read {args.file}: no such file", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    problems: list[FeedProblem] = []
+    reader = DgpaFeedReader(path)
+
+    def rows() -> Iterator[Vacancy]:
+        for item in reader:
+            if isinstance(item, FeedProblem):
+                problems.append(item)
+            else:
+                yield item
+
+    try:
+        repository = _repository(args)
+        try:
+            report = repository.import_many(rows(), _IMPORTER, at=_now())
+        finally:
+            repository.close()
+    except TwcertError as exc:
+        _say(exc)
+        return _exit_code(exc)
+    for problem in problems:
+        print(f"{args.file}: {problem}", file=sys.stderr)
+    announce = reader.announce_date.slashed() if reader.announce_date else "-"
+    print(
+        f"{args.file}: {reader.rows} rows (announced {announce}): {report.added} added, "
+        f"{report.updated} updated, {report.unchanged} unchanged, {len(problems)} not loaded"
+    )
+    return EXIT_BAD_INPUT if problems else EXIT_OK
+
+
+def _filters(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "county": args.county,
+        "person_kind": args.kind,
+        "agency_code": args.agency,
+        "keyword": args.keyword,
+        "type_": args.type,
+    }
+
+
+def _summary(vacancy: Vacancy) -> dict[str, Any]:
+    return {
+        "work_id": vacancy.work_id,
+        "date_from": RocDate.from_date(vacancy.period.start).slashed(),
+        "date_to": RocDate.from_date(vacancy.period.end).slashed(),
+        "agency_code": vacancy.agency_code,
+        "agency_name": vacancy.agency_name,
+        "title": vacancy.title,
+        "person_kind": vacancy.person_kind.value,
+        "headcount": vacancy.headcount.raw,
+        "work_places": [place.name for place in vacancy.work_places],
+    }
+
+
+def _width(text: str) -> int:
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+
+
+def _print_table(records: list[dict[str, Any]]) -> None:
+    columns = (
+        ("WORK_ID", "work_id"),
+        ("FROM", "date_from"),
+        ("TO", "date_to"),
+        ("AGENCY", "agency_name"),
+        ("TITLE", "title"),
+        ("KIND", "person_kind"),
+        ("PLACES", "work_places"),
+    )
+    rows = [[header for header, _ in columns]]
+    for record in records:
+        rows.append(
+            ["、".join(record[k]) if isinstance(record[k], list) else str(record[k])[:30] for _, k in columns]
+        )
+    widths = [max(_width(row[i]) for row in rows) for i in range(len(columns))]
+    for row in rows:
+        print("  ".join(cell + " " * (widths[i] - _width(cell)) for i, cell in enumerate(row)).rstrip())
+
+
+def _cmd_online(args: argparse.Namespace) -> int:
+    day = args.at or taipei_date(_now())
+    try:
+        repository = _repository(args)
+        try:
+            page = repository.online(
+                day, **_filters(args), sort=args.sort, page=args.page, per_page=args.per_page
+            )
+        finally:
+            repository.close()
+    except TwcertError as exc:
+        _say(exc)
+        return _exit_code(exc)
+    records = [_summary(v) for v in page.items]
+    if args.json:
+        json.dump(
+            {"at": day.isoformat(), "total": page.total, "page": page.page, "items": records},
+            sys.stdout,
+            ensure_ascii=False,
+            indent=2,
+        )
+        print()
+        return EXIT_OK
+    if records:
+        _print_table(records)
+    print(f"{page.total} online on {RocDate.from_date(day).slashed()} (page {page.page} of {page.pages})")
+    return EXIT_OK
+
+
+def _all_online(repository: SqlVacancyRepository, day: dt.date, filters: dict[str, Any]) -> list[Vacancy]:
+    found: list[Vacancy] = []
+    page = 1
+    while True:
+        result = repository.online(day, **filters, page=page, per_page=MAX_PER_PAGE)
+        found.extend(result.items)
+        if page >= result.pages:
+            return found
+        page += 1
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    day = args.at or taipei_date(_now())
+    try:
+        repository = _repository(args)
+        try:
+            vacancies = _all_online(repository, day, _filters(args))
+        finally:
+            repository.close()
+    except TwcertError as exc:
+        _say(exc)
+        return _exit_code(exc)
+    if args.format == "dgpa-xml":
+        data = write_dgpa_xml(vacancies, RocDate.from_date(day), include_contact=args.include_contact)
+    elif args.format == "jsonld":
+        data = (job_postings_jsonld(vacancies, include_contact=args.include_contact) + "\n").encode("utf-8")
+    else:
+        at = dt.datetime.combine(day, dt.time(), tzinfo=TAIPEI)
+        data = atom_feed(vacancies, at=at, include_contact=args.include_contact)
+    if args.out and args.out != "-":
+        try:
+            Path(args.out).write_bytes(data)
+        except OSError as exc:
+            print(f"twcert vacancy: cannot write {args.out}: {exc.strerror}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        print(f"{len(vacancies)} vacancies written to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    return EXIT_OK
+
+
+def _add_db(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", default=DEFAULT_URL, help=f"SQLAlchemy database URL (default: {DEFAULT_URL})")
+    parser.add_argument("--schema", help="PostgreSQL schema holding the tables")
+
+
+def _add_filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--at", type=_day, help="the day (2025-03-01, 1140301 or 114/03/01; default: today in Taipei)"
+    )
+    parser.add_argument("--county", help="work place: 臺北市/台北市, DGPA code (10) or ISO code (TW-TPE)")
+    parser.add_argument("--kind", help="人員區分, e.g. 一般人員")
+    parser.add_argument("--agency", help="agency code (機關代碼)")
+    parser.add_argument("--keyword", help="text in the title or agency name")
+    parser.add_argument("--type", help="官等: 簡任, 薦任, 委任 or 其他 (comma-separated: any of them)")
+
+
+def register(subparsers: Any) -> None:
+    """Add ``vacancy import|online|export`` to the ``twcert`` command."""
+    vacancy: argparse.ArgumentParser = subparsers.add_parser(
+        "vacancy", help="事求人 vacancies: import the DGPA feed, list online vacancies, export them"
+    )
+    actions = vacancy.add_subparsers(dest="vacancy_action", metavar="ACTION")
+
+    importer = actions.add_parser("import", help="load a DGPA open-data XML file into the database")
+    importer.add_argument("file", help="the feed file (WANTF00003.aspx?GETJOB=Y download)")
+    _add_db(importer)
+    importer.set_defaults(handler=_cmd_import)
+
+    online = actions.add_parser("online", help="vacancies online on a day")
+    _add_filters(online)
+    online.add_argument("--sort", choices=SORTS, default="date_from_desc")
+    online.add_argument("--page", type=_positive, default=1)
+    online.add_argument("--per-page", type=_positive, default=15)
+    online.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _add_db(online)
+    online.set_defaults(handler=_cmd_online)
+
+    export = actions.add_parser("export", help="write the vacancies online on a day as a feed")
+    export.add_argument("--format", choices=_FORMATS, required=True)
+    export.add_argument("--out", help="output file (default: standard output)")
+    export.add_argument(
+        "--include-contact",
+        action="store_true",
+        help="also export 聯絡方式 and 聯絡E-Mail (personal data; off by default)",
+    )
+    _add_filters(export)
+    _add_db(export)
+    export.set_defaults(handler=_cmd_export)
+
+    def _usage(_args: argparse.Namespace) -> int:
+        vacancy.print_help(sys.stderr)
+        return EXIT_BAD_INPUT
+
+    vacancy.set_defaults(handler=_usage)

@@ -1,0 +1,437 @@
+"""The DGPA open-data feed (data.gov.tw dataset 7229): ``<ROOT><ANNOUNCE_DATE>…<ROW>…</ROOT>``.
+
+Reading streams: the file is fed to the parser in chunks and every row is dropped from the tree
+once it is turned into a :class:`~twcert_vacancy.model.Vacancy`, so a large file never sits in
+memory. A DTD (and with it any entity declaration) is refused before the parser builds anything,
+which rules out entity-expansion bombs and external entities. A row that cannot be read becomes a
+:class:`FeedProblem` (its position and the reason) and the other rows still load.
+
+Both schemas are read: the 2016 one (``NUMBER_OF`` as free text such as ``正取1名，備取1名``,
+``GENDER_TYPE`` holding a copy of ``PERSON_KIND``, codes 21/32) and the later one (``ORG_ID``,
+integer ``NUMBER_OF`` plus ``RESERVE_NUM``, ``IS_TRANSFER``, ``Work_Type``). ``IS_TRANING`` is
+spelled as the feed spells it.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Final, cast
+from xml.parsers import expat
+
+from .errors import FeedMalformedError, FeedUnsafeError, VacancyError
+from .model import Gender, Headcount, PersonKind, RankClass, Vacancy, ValidityPeriod
+from .regions import format_work_places, parse_work_places
+from .rocdate import RocDate
+
+__all__ = [
+    "FEED_FIELDS",
+    "DgpaFeedReader",
+    "FeedProblem",
+    "FeedSnapshot",
+    "FeedSource",
+    "read_dgpa_xml",
+    "write_dgpa_xml",
+]
+
+FeedSource = str | os.PathLike[str] | bytes | bytearray | IO[bytes]
+
+#: Row tags in the order the writer emits them (the feed's own order, later fields last).
+FEED_FIELDS: Final = (
+    "ORG_ID",
+    "ORG_NAME",
+    "PERSON_KIND",
+    "RANK",
+    "TITLE",
+    "SYSNAM",
+    "NUMBER_OF",
+    "RESERVE_NUM",
+    "GENDER_TYPE",
+    "WORK_PLACE_TYPE",
+    "DATE_FROM",
+    "DATE_TO",
+    "IS_HANDICAP",
+    "IS_ORIGINAL",
+    "IS_LOCAL_ORIGINAL",
+    "IS_TRANING",
+    "IS_TRANSFER",
+    "TYPE",
+    "VITAE_EMAIL",
+    "WORK_QUALITY",
+    "WORK_ITEM",
+    "WORK_ADDRESS",
+    "CONTACT_METHOD",
+    "URL_LINK",
+    "VIEW_URL",
+    "Work_Type",
+)
+_CHUNK = 1 << 16
+_FLAGS: Final = (
+    ("IS_HANDICAP", "disability_eligible"),
+    ("IS_ORIGINAL", "indigenous_eligible"),
+    ("IS_LOCAL_ORIGINAL", "indigenous_area"),
+    ("IS_TRANING", "training"),
+    ("IS_TRANSFER", "transfer"),
+)
+_WORK_ID = re.compile(r"[?&]work_id=([0-9A-Za-z_\-]{1,20})(?:&|$)", re.ASCII | re.IGNORECASE)
+_DETAIL_URL: Final = "https://web3.dgpa.gov.tw/want03front/ap/wantf00001_1.aspx?work_id={work_id}"
+# XML 1.0 forbids these characters even as references; the writer drops them.
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+@dataclass(frozen=True, slots=True)
+class FeedProblem:
+    """A row that was not loaded: 1-based ``row`` among the ``<ROW>`` elements, and why."""
+
+    row: int
+    reason: str
+    code: str
+    work_id: str = ""
+    field: str = ""
+
+    def __str__(self) -> str:
+        where = f"row {self.row}" + (f" (work_id {self.work_id})" if self.work_id else "")
+        return f"{where}: {self.field + ': ' if self.field else ''}{self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSnapshot:
+    """A whole feed file: its announce date, the vacancies read and the rows that were not."""
+
+    announce_date: RocDate | None
+    vacancies: tuple[Vacancy, ...]
+    problems: tuple[FeedProblem, ...]
+
+
+class _RootReached(Exception):
+    pass
+
+
+class _RowError(Exception):
+    def __init__(self, field: str, reason: str, code: str = "VACANCY_FEED_ROW_INVALID") -> None:
+        super().__init__(reason)
+        self.field, self.reason, self.code = field, reason, code
+
+
+class _Prolog:
+    """Watches the bytes before the root element with expat itself, so every encoding is covered."""
+
+    def __init__(self) -> None:
+        self.done = False
+        self._parser = expat.ParserCreate()
+        self._parser.StartDoctypeDeclHandler = self._doctype
+        self._parser.EntityDeclHandler = self._entity
+        self._parser.StartElementHandler = self._root
+
+    @staticmethod
+    def _doctype(*_args: object) -> None:
+        raise FeedUnsafeError("DOCTYPE declaration in feed")
+
+    @staticmethod
+    def _entity(*_args: object) -> None:
+        raise FeedUnsafeError("ENTITY declaration in feed")
+
+    def _root(self, *_args: object) -> None:
+        self.done = True
+        raise _RootReached  # a DTD can only come before the root element: stop watching here
+
+    def feed(self, chunk: bytes, final: bool = False) -> None:
+        if self.done:
+            return
+        try:
+            self._parser.Parse(chunk, final)
+        except _RootReached:
+            self.done = True
+        except (expat.ExpatError, ValueError, LookupError) as exc:
+            raise FeedMalformedError(f"not XML: {exc}") from exc
+
+
+class DgpaFeedReader:
+    """Iterate over a feed file, yielding a :class:`Vacancy` or a :class:`FeedProblem` per row.
+
+    :attr:`announce_date` is set once ``<ANNOUNCE_DATE>`` has been read. Rows are read lazily:
+    this is what an importer uses to keep memory flat.
+    """
+
+    def __init__(self, source: FeedSource) -> None:
+        self._source = source
+        self.announce_date: RocDate | None = None
+        self.rows = 0
+
+    def __iter__(self) -> Iterator[Vacancy | FeedProblem]:
+        with _open(self._source) as stream:
+            yield from self._read(stream)
+
+    def _read(self, stream: IO[bytes]) -> Iterator[Vacancy | FeedProblem]:
+        prolog = _Prolog()
+        parser: ET.XMLPullParser[ET.Element] = ET.XMLPullParser(events=("start", "end"))
+        depth = 0
+        root: ET.Element | None = None
+        seen: set[str] = set()
+        try:
+            while True:
+                chunk = stream.read(_CHUNK)
+                if not chunk:
+                    break
+                prolog.feed(chunk)
+                parser.feed(chunk)
+                for event, element in cast("Iterator[tuple[str, object]]", parser.read_events()):
+                    if not isinstance(element, ET.Element):
+                        continue
+                    if event == "start":
+                        depth += 1
+                        if depth == 1:
+                            root = element
+                            if element.tag != "ROOT":
+                                raise FeedMalformedError(f"root element is <{element.tag}>, not <ROOT>")
+                        continue
+                    depth -= 1
+                    if depth != 1 or root is None:
+                        continue
+                    if element.tag == "ROW":
+                        self.rows += 1
+                        yield self._row(element, seen)
+                    elif element.tag == "ANNOUNCE_DATE":
+                        yield from self._announce(element)
+                    root.clear()  # drop what was read: the tree never holds more than one chunk
+            prolog.feed(b"", final=True)
+            parser.close()
+        except ET.ParseError as exc:
+            raise FeedMalformedError(f"not well-formed XML: {exc}") from exc
+        except (OSError, ValueError, LookupError) as exc:
+            raise FeedMalformedError(f"cannot read feed: {exc}") from exc
+        if root is None:
+            raise FeedMalformedError("no <ROOT> element")
+
+    def _announce(self, element: ET.Element) -> Iterator[FeedProblem]:
+        try:
+            self.announce_date = RocDate.parse(element.text or "")
+        except VacancyError as exc:
+            yield FeedProblem(
+                0, f"ANNOUNCE_DATE is not an ROC date ({exc.detail})", exc.code, field="ANNOUNCE_DATE"
+            )
+
+    def _row(self, element: ET.Element, seen: set[str]) -> Vacancy | FeedProblem:
+        fields: dict[str, str] = {}
+        for child in element:
+            if len(child):
+                return FeedProblem(
+                    self.rows, "unexpected markup inside a field", "VACANCY_FEED_ROW_INVALID", field=child.tag
+                )
+            fields[child.tag] = child.text or ""
+        work_id = _work_id(fields)
+        try:
+            if not work_id:
+                raise _RowError("VIEW_URL", "no work_id in VIEW_URL")
+            if work_id in seen:
+                raise _RowError("VIEW_URL", "work_id repeated in the same feed")
+            vacancy = vacancy_from_fields(fields, work_id)
+        except _RowError as exc:
+            return FeedProblem(self.rows, exc.reason, exc.code, work_id, exc.field)
+        seen.add(work_id)
+        return vacancy
+
+
+def _open(source: FeedSource) -> _SourceContext:
+    return _SourceContext(source)
+
+
+class _SourceContext:
+    """A path is opened (and closed) here; bytes and caller-owned file objects are only read."""
+
+    def __init__(self, source: FeedSource) -> None:
+        self._source = source
+        self._owned: IO[bytes] | None = None
+
+    def __enter__(self) -> IO[bytes]:
+        source = self._source
+        if isinstance(source, bytes | bytearray):
+            return io.BytesIO(bytes(source))
+        if isinstance(source, str | os.PathLike):
+            try:
+                self._owned = open(Path(source), "rb")
+            except OSError as exc:
+                raise FeedMalformedError(f"cannot open {source}: {exc.strerror}") from exc
+            return self._owned
+        if hasattr(source, "read"):
+            return source
+        raise FeedMalformedError(f"not a path, bytes or binary file: {type(source).__name__}")
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._owned is not None:
+            self._owned.close()
+
+
+def _work_id(fields: dict[str, str]) -> str:
+    explicit = fields.get("WORK_ID", "").strip()
+    if explicit:
+        return explicit
+    match = _WORK_ID.search(fields.get("VIEW_URL", "").strip())
+    return match.group(1) if match else ""
+
+
+def _required(fields: dict[str, str], tag: str) -> str:
+    value = fields.get(tag, "")
+    if not value.strip():
+        raise _RowError(tag, "required field is empty")
+    return value
+
+
+def _flag(fields: dict[str, str], tag: str) -> bool | None:
+    value = fields.get(tag)
+    if value is None or not value.strip():
+        return None
+    folded = value.strip().upper()
+    if folded in ("Y", "N"):
+        return folded == "Y"
+    raise _RowError(tag, f"flag must be Y or N, not {value[:10]!r}")
+
+
+def _date(fields: dict[str, str], tag: str) -> RocDate:
+    try:
+        return RocDate.parse(_required(fields, tag))
+    except VacancyError as exc:
+        raise _RowError(tag, f"not an ROC date: {fields.get(tag, '')[:20]!r}", exc.code) from exc
+
+
+def vacancy_from_fields(fields: dict[str, str], work_id: str) -> Vacancy:
+    """One ``<ROW>`` (tag → text) as a vacancy; raises ``_RowError`` naming the bad field."""
+    kind_text = _required(fields, "PERSON_KIND")
+    try:
+        reserve_text = fields.get("RESERVE_NUM", "").strip()
+        if reserve_text and not (reserve_text.isascii() and reserve_text.isdigit()):
+            raise _RowError("RESERVE_NUM", f"not a whole number: {reserve_text[:10]!r}")
+        headcount = Headcount.parse(
+            _required(fields, "NUMBER_OF"), int(reserve_text) if reserve_text else None
+        )
+    except VacancyError as exc:
+        raise _RowError("NUMBER_OF", exc.detail or exc.message_english, exc.code) from exc
+    gender_text = fields.get("GENDER_TYPE", "")
+    try:
+        # The 2016 feed copied PERSON_KIND into GENDER_TYPE on every row: that means "no restriction".
+        gender = Gender.ANY if gender_text == kind_text else Gender.parse(gender_text)
+    except VacancyError as exc:
+        raise _RowError("GENDER_TYPE", f"not a gender: {gender_text[:10]!r}", exc.code) from exc
+    try:
+        places = parse_work_places(_required(fields, "WORK_PLACE_TYPE"))
+    except VacancyError as exc:
+        raise _RowError("WORK_PLACE_TYPE", exc.detail or "unknown work place", exc.code) from exc
+    try:
+        rank_classes = RankClass.parse_set(fields.get("TYPE", ""))
+    except VacancyError as exc:
+        raise _RowError("TYPE", exc.detail, exc.code) from exc
+    start, end = _date(fields, "DATE_FROM"), _date(fields, "DATE_TO")
+    try:
+        period = ValidityPeriod(start.to_date(), end.to_date())
+    except VacancyError as exc:
+        raise _RowError("DATE_TO", "DATE_TO is before DATE_FROM", exc.code) from exc
+    flags: dict[str, Any] = {name: _flag(fields, tag) for tag, name in _FLAGS}
+    return Vacancy(
+        work_id=work_id,
+        agency_code=fields.get("ORG_ID", "").strip(),
+        agency_name=_required(fields, "ORG_NAME"),
+        title=_required(fields, "TITLE"),
+        person_kind=PersonKind(kind_text.strip()),
+        headcount=headcount,
+        work_places=places,
+        period=period,
+        gender=gender,
+        rank=fields.get("RANK", ""),
+        series=fields.get("SYSNAM", ""),
+        rank_classes=rank_classes,
+        qualifications=fields.get("WORK_QUALITY", ""),
+        duties=fields.get("WORK_ITEM", ""),
+        work_address=fields.get("WORK_ADDRESS", ""),
+        contact_method=fields.get("CONTACT_METHOD", ""),
+        contact_email=fields.get("VITAE_EMAIL", ""),
+        job_category=fields.get("Work_Type", fields.get("WORK_TYPE", "")),
+        related_url=fields.get("URL_LINK", ""),
+        detail_url=fields.get("VIEW_URL", ""),
+        **flags,
+    )
+
+
+def read_dgpa_xml(source: FeedSource) -> FeedSnapshot:
+    """Read a whole feed file (a path, bytes or a binary file object)."""
+    reader = DgpaFeedReader(source)
+    vacancies: list[Vacancy] = []
+    problems: list[FeedProblem] = []
+    for item in reader:
+        if isinstance(item, Vacancy):
+            vacancies.append(item)
+        else:
+            problems.append(item)
+    return FeedSnapshot(reader.announce_date, tuple(vacancies), tuple(problems))
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _escape(text: str) -> str:
+    text = _XML_ILLEGAL.sub("", text)
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
+
+
+def _flag_text(value: bool | None) -> str | None:
+    return None if value is None else ("Y" if value else "N")
+
+
+def _row_fields(vacancy: Vacancy, include_contact: bool) -> list[tuple[str, str | None]]:
+    headcount = vacancy.headcount
+    # RESERVE_NUM is written when the reserve count is not already stated in NUMBER_OF's text.
+    stated = Headcount.parse(headcount.raw).reserve
+    reserve = None if headcount.reserve is None or headcount.reserve == stated else str(headcount.reserve)
+    flags = {tag: _flag_text(getattr(vacancy, name)) for tag, name in _FLAGS}
+    detail_url = vacancy.detail_url or _DETAIL_URL.format(work_id=vacancy.work_id)
+    return [
+        ("ORG_ID", vacancy.agency_code or None),
+        ("ORG_NAME", vacancy.agency_name),
+        ("PERSON_KIND", vacancy.person_kind.value),
+        ("RANK", vacancy.rank),
+        ("TITLE", vacancy.title),
+        ("SYSNAM", vacancy.series),
+        ("NUMBER_OF", headcount.raw),
+        ("RESERVE_NUM", reserve),
+        ("GENDER_TYPE", vacancy.gender.value),
+        ("WORK_PLACE_TYPE", format_work_places(vacancy.work_places)),
+        ("DATE_FROM", RocDate.from_date(vacancy.period.start).compact()),
+        ("DATE_TO", RocDate.from_date(vacancy.period.end).compact()),
+        *flags.items(),
+        ("TYPE", ",".join(r.value for r in vacancy.rank_classes)),
+        ("VITAE_EMAIL", vacancy.contact_email if include_contact else ""),
+        ("WORK_QUALITY", vacancy.qualifications),
+        ("WORK_ITEM", vacancy.duties),
+        ("WORK_ADDRESS", vacancy.work_address),
+        ("CONTACT_METHOD", vacancy.contact_method if include_contact else ""),
+        ("URL_LINK", vacancy.related_url),
+        ("VIEW_URL", detail_url),
+        ("Work_Type", vacancy.job_category or None),
+    ]
+
+
+def write_dgpa_xml(
+    vacancies: Iterable[Vacancy], announce_date: RocDate | None, *, include_contact: bool = False
+) -> bytes:
+    """The feed's XML for ``vacancies`` (UTF-8). Reading it back gives the same vacancies.
+
+    聯絡方式 and 聯絡E-Mail are personal data and are left empty unless ``include_contact``; the
+    filler's name and phone are never part of the feed.
+    """
+    parts = ['<?xml version="1.0" encoding="utf-8"?>\n<ROOT>']
+    if announce_date is not None:
+        parts.append(f"<ANNOUNCE_DATE>{announce_date.compact()}</ANNOUNCE_DATE>")
+    for vacancy in vacancies:
+        parts.append("\n<ROW>")
+        for tag, value in _row_fields(vacancy, include_contact):
+            if value is None:
+                continue
+            parts.append(f"<{tag}>{_escape(value)}</{tag}>" if value else f"<{tag} />")
+        parts.append("</ROW>")
+    parts.append("\n</ROOT>\n")
+    # A lone surrogate cannot come from a feed or pass the rules; if one slips in, it becomes "?".
+    return "".join(parts).encode("utf-8", errors="replace")

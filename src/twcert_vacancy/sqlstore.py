@@ -1,0 +1,620 @@
+"""The SQL repository (SQLAlchemy Core): SQLite by default (a file), PostgreSQL via psycopg.
+
+Tables: ``vacancies`` (one row a vacancy, every field a column), ``vacancy_places`` (one row per
+vacancy and work place, carrying copies of the columns ``online()`` filters and sorts on, so the
+county + kind query is answered from one covering index) and ``vacancy_audit`` (append-only).
+
+Why the query is fast: the window test ``date_from <= d <= date_to`` cannot use one B-tree range
+for both ends, so the lower bound ``date_from >= d - longest_span`` is added (the longest span is
+read from an index on ``span_days``); the index ``(dgpa_code, person_kind, date_from, date_to,
+withdrawn_at, work_id)`` then yields both the page (newest first, stopping after 15) and the count
+without touching the table.
+
+Concurrency: a change reads the row (``FOR UPDATE`` on PostgreSQL; SQLite write transactions
+start with ``BEGIN IMMEDIATE``) and updates it only ``WHERE revision = <read revision>``, in the
+same transaction as its audit records.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy import event, exc
+from sqlalchemy.engine import Connection, Engine
+
+from .audit import changes_between, logger
+from .errors import VacancyExistsError, VacancyNotFoundError, VacancyStorageError
+from .model import (
+    AuditRecord,
+    Gender,
+    Headcount,
+    PersonKind,
+    RankClass,
+    Vacancy,
+    VacancyActor,
+    ValidityPeriod,
+    taipei_date,
+)
+from .regions import HISTORIC_CODES, WORK_PLACES
+from .repository import (
+    CountyFilter,
+    ImportReport,
+    KindFilter,
+    OnlineQuery,
+    Page,
+    TypeFilter,
+    UpdateCheck,
+    aware,
+    check_may_add,
+    created_record,
+    prepare_update,
+    prepare_withdraw,
+    withdrawn_record,
+)
+
+__all__ = ["DEFAULT_URL", "SqlVacancyRepository"]
+
+#: Where the repository lives when no URL is given: a SQLite file in the working directory.
+DEFAULT_URL: Final = "sqlite:///twcert-vacancy.sqlite3"
+
+_BATCH = 2000
+_RETRIES = 8
+_FLAG_FIELDS: Final = (
+    "disability_eligible",
+    "indigenous_eligible",
+    "indigenous_area",
+    "training",
+    "transfer",
+)
+_TEXT_FIELDS: Final = (
+    "agency_code",
+    "agency_name",
+    "title",
+    "agency_address",
+    "filler_name",
+    "filler_phone",
+    "rank",
+    "series",
+    "qualifications",
+    "duties",
+    "work_address",
+    "contact_method",
+    "contact_email",
+    "job_category",
+    "related_url",
+    "detail_url",
+)
+_PLACE_COLUMNS: Final = ("person_kind", "date_from", "date_to", "withdrawn_at")
+
+
+class UtcDateTime(sa.types.TypeDecorator[dt.datetime]):
+    """Aware datetimes stored as naive UTC, so SQLite and PostgreSQL compare them alike."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return aware(value).astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
+        return None if value is None else value.replace(tzinfo=dt.UTC)
+
+
+def _tables(metadata: sa.MetaData, prefix: str) -> tuple[sa.Table, sa.Table, sa.Table]:
+    vacancies = sa.Table(
+        f"{prefix}vacancies",
+        metadata,
+        sa.Column("work_id", sa.String(20), primary_key=True),
+        *(sa.Column(name, sa.Text, nullable=False, default="") for name in _TEXT_FIELDS),
+        sa.Column("person_kind", sa.String(60), nullable=False),
+        sa.Column("gender", sa.String(4), nullable=False),
+        sa.Column("headcount_raw", sa.Text, nullable=False),
+        sa.Column("headcount_regular", sa.Integer),
+        sa.Column("headcount_reserve", sa.Integer),
+        sa.Column("work_places", sa.String(200), nullable=False),
+        sa.Column("rank_classes", sa.String(40), nullable=False),
+        *(sa.Column(name, sa.Boolean) for name in _FLAG_FIELDS),
+        sa.Column("date_from", sa.Date, nullable=False),
+        sa.Column("date_to", sa.Date, nullable=False),
+        sa.Column("span_days", sa.Integer, nullable=False),
+        sa.Column("withdrawn_at", UtcDateTime),
+        sa.Column("revision", sa.Integer, nullable=False),
+        sa.Index(f"ix_{prefix}vacancies_window", "date_from", "date_to", "withdrawn_at"),
+        sa.Index(f"ix_{prefix}vacancies_kind_window", "person_kind", "date_from", "date_to", "withdrawn_at"),
+        sa.Index(f"ix_{prefix}vacancies_agency", "agency_code", "date_from"),
+        sa.Index(f"ix_{prefix}vacancies_span", "span_days"),
+    )
+    places = sa.Table(
+        f"{prefix}vacancy_places",
+        metadata,
+        sa.Column(
+            "work_id",
+            sa.String(20),
+            sa.ForeignKey(vacancies.c.work_id, ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column("dgpa_code", sa.Integer, primary_key=True),
+        sa.Column("person_kind", sa.String(60), nullable=False),
+        sa.Column("date_from", sa.Date, nullable=False),
+        sa.Column("date_to", sa.Date, nullable=False),
+        sa.Column("withdrawn_at", UtcDateTime),
+        sa.Index(
+            f"ix_{prefix}places_county_kind",
+            "dgpa_code",
+            "person_kind",
+            "date_from",
+            "date_to",
+            "withdrawn_at",
+            "work_id",
+        ),
+        sa.Index(f"ix_{prefix}places_county", "dgpa_code", "date_from", "date_to", "withdrawn_at", "work_id"),
+    )
+    audit = sa.Table(
+        f"{prefix}vacancy_audit",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("work_id", sa.String(20), nullable=False, index=True),
+        sa.Column("who", sa.Text, nullable=False),
+        sa.Column("at", UtcDateTime, nullable=False),
+        sa.Column("field", sa.String(40), nullable=False),
+        sa.Column("old", sa.Text, nullable=False),
+        sa.Column("new", sa.Text, nullable=False),
+    )
+    return vacancies, places, audit
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's implicit BEGIN is deferred
+        # and would let two writers read the same revision and then deadlock on upgrade).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout = 60000")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        with contextlib.suppress(Exception):  # read-only media: stay in the default journal mode
+            cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        write = connection.get_execution_options().get("twcert_write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+class SqlVacancyRepository:
+    """:class:`~twcert_vacancy.repository.VacancyRepository` on SQLAlchemy Core.
+
+    :param url: SQLAlchemy URL; default :data:`DEFAULT_URL` (a SQLite file). PostgreSQL:
+        ``postgresql+psycopg://user@127.0.0.1/db``.
+    :param schema: PostgreSQL schema to use (must exist); lets several apps or test runs share a database.
+    :param prefix: table-name prefix, for the same reason where schemas are not available.
+    :param create: create the tables if missing.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        schema: str | None = None,
+        prefix: str = "",
+        create: bool = True,
+        engine: Engine | None = None,
+    ) -> None:
+        try:
+            # hide_parameters: SQL errors would otherwise carry the row, personal fields included.
+            self.engine = engine or sa.create_engine(url or DEFAULT_URL, hide_parameters=True, future=True)
+        except (exc.ArgumentError, exc.NoSuchModuleError, ValueError) as error:
+            raise VacancyStorageError(f"bad database URL: {type(error).__name__}") from error
+        if self.engine.dialect.name == "sqlite":
+            _sqlite_setup(self.engine)
+        self._writer = self.engine.execution_options(twcert_write=True)
+        self.metadata = sa.MetaData(schema=schema)
+        self.vacancies, self.places, self.audit = _tables(self.metadata, prefix)
+        if create:
+            with self._storage_errors():
+                self.metadata.create_all(self._writer)
+
+    # ------------------------------------------------------------------ plumbing
+
+    @contextlib.contextmanager
+    def _storage_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except exc.IntegrityError:
+            raise
+        except exc.SQLAlchemyError as error:
+            raise VacancyStorageError(
+                f"{type(error).__name__}: {getattr(error, 'orig', None)!r}"[:300]
+            ) from error
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self._storage_errors(), self._writer.begin() as connection:
+            yield connection
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._storage_errors(), self.engine.connect() as connection:
+            yield connection
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def drop(self) -> None:
+        """Drop this repository's tables (tests and benchmarks clean up with it)."""
+        with self._storage_errors():
+            self.metadata.drop_all(self._writer)
+
+    # ------------------------------------------------------------------ rows
+
+    def _row(self, vacancy: Vacancy) -> dict[str, Any]:
+        row: dict[str, Any] = {name: getattr(vacancy, name) for name in _TEXT_FIELDS}
+        row.update({name: getattr(vacancy, name) for name in _FLAG_FIELDS})
+        row.update(
+            work_id=vacancy.work_id,
+            person_kind=vacancy.person_kind.value,
+            gender=vacancy.gender.value,
+            headcount_raw=vacancy.headcount.raw,
+            headcount_regular=vacancy.headcount.regular,
+            headcount_reserve=vacancy.headcount.reserve,
+            work_places="".join(f",{p.dgpa_code}" for p in vacancy.work_places) + ",",
+            rank_classes="".join(f",{r.value}" for r in vacancy.rank_classes) + ",",
+            date_from=vacancy.period.start,
+            date_to=vacancy.period.end,
+            span_days=(vacancy.period.end - vacancy.period.start).days,
+            withdrawn_at=vacancy.withdrawn_at,
+            revision=vacancy.revision,
+        )
+        return row
+
+    def _place_rows(self, vacancy: Vacancy) -> list[dict[str, Any]]:
+        return [
+            {
+                "work_id": vacancy.work_id,
+                "dgpa_code": place.dgpa_code,
+                "person_kind": vacancy.person_kind.value,
+                "date_from": vacancy.period.start,
+                "date_to": vacancy.period.end,
+                "withdrawn_at": vacancy.withdrawn_at,
+            }
+            for place in vacancy.work_places
+        ]
+
+    @staticmethod
+    def _vacancy(row: sa.RowMapping) -> Vacancy:
+        places = tuple(
+            WORK_PLACES[HISTORIC_CODES.get(int(c), int(c))] for c in row["work_places"].split(",") if c
+        )
+        return Vacancy(
+            work_id=row["work_id"],
+            agency_code=row["agency_code"],
+            agency_name=row["agency_name"],
+            title=row["title"],
+            person_kind=PersonKind(row["person_kind"]),
+            headcount=Headcount(row["headcount_regular"], row["headcount_reserve"], row["headcount_raw"]),
+            work_places=places,
+            period=ValidityPeriod(row["date_from"], row["date_to"]),
+            gender=Gender(row["gender"]),
+            rank_classes=tuple(RankClass(r) for r in row["rank_classes"].split(",") if r),
+            withdrawn_at=row["withdrawn_at"],
+            revision=row["revision"],
+            **{
+                name: row[name]
+                for name in _TEXT_FIELDS
+                if name not in ("agency_code", "agency_name", "title")
+            },
+            **{name: row[name] for name in _FLAG_FIELDS},
+        )
+
+    @staticmethod
+    def _audit_row(record: AuditRecord) -> dict[str, Any]:
+        return {
+            "work_id": record.work_id,
+            "who": record.who,
+            "at": record.when,
+            "field": record.field,
+            "old": record.old,
+            "new": record.new,
+        }
+
+    def _insert(
+        self, connection: Connection, vacancies: Sequence[Vacancy], records: Sequence[AuditRecord]
+    ) -> None:
+        connection.execute(self.vacancies.insert(), [self._row(v) for v in vacancies])
+        places = [row for v in vacancies for row in self._place_rows(v)]
+        if places:
+            connection.execute(self.places.insert(), places)
+        if records:
+            connection.execute(self.audit.insert(), [self._audit_row(r) for r in records])
+
+    def _replace(
+        self, connection: Connection, current: Vacancy, new: Vacancy, records: Sequence[AuditRecord]
+    ) -> bool:
+        """Store ``new`` over ``current`` if nobody changed the row since it was read."""
+        v = self.vacancies
+        result = connection.execute(
+            v.update()
+            .where(v.c.work_id == current.work_id, v.c.revision == current.revision)
+            .values(self._row(new))
+        )
+        if result.rowcount != 1:
+            return False
+        if any(
+            getattr(current, name) != getattr(new, name) for name in ("work_places", "person_kind", "period")
+        ) or (current.withdrawn_at != new.withdrawn_at):
+            connection.execute(self.places.delete().where(self.places.c.work_id == new.work_id))
+            connection.execute(self.places.insert(), self._place_rows(new))
+        if records:
+            connection.execute(self.audit.insert(), [self._audit_row(r) for r in records])
+        return True
+
+    def _locked(self, connection: Connection, work_id: str) -> Vacancy:
+        row = (
+            connection.execute(
+                sa.select(self.vacancies).where(self.vacancies.c.work_id == work_id).with_for_update()
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            raise VacancyNotFoundError(work_id=work_id)
+        return self._vacancy(row)
+
+    # ------------------------------------------------------------------ writes
+
+    def add(self, vacancy: Vacancy, actor: VacancyActor, *, at: dt.datetime) -> Vacancy:
+        check_may_add(vacancy, actor)
+        stored = dataclasses.replace(vacancy, revision=1)
+        try:
+            with self._write() as connection:
+                self._insert(connection, [stored], [created_record(stored, actor.principal_id, aware(at))])
+        except exc.IntegrityError as error:
+            raise VacancyExistsError(work_id=vacancy.work_id) from error
+        logger.info("vacancy %s added by %s", vacancy.work_id, actor.principal_id)
+        return stored
+
+    def import_many(
+        self, vacancies: Iterable[Vacancy], actor: VacancyActor, *, at: dt.datetime
+    ) -> ImportReport:
+        """One transaction for the whole snapshot, written in batches."""
+        when = aware(at)
+        added = updated = unchanged = 0
+        batch: list[Vacancy] = []
+        with self._write() as connection:
+            for vacancy in vacancies:
+                check_may_add(vacancy, actor)
+                batch.append(vacancy)
+                if len(batch) >= _BATCH:
+                    counts = self._import_batch(connection, batch, actor.principal_id, when)
+                    added, updated, unchanged = added + counts[0], updated + counts[1], unchanged + counts[2]
+                    batch = []
+            if batch:
+                counts = self._import_batch(connection, batch, actor.principal_id, when)
+                added, updated, unchanged = added + counts[0], updated + counts[1], unchanged + counts[2]
+        logger.info(
+            "import by %s: %d added, %d updated, %d unchanged", actor.principal_id, added, updated, unchanged
+        )
+        return ImportReport(added, updated, unchanged)
+
+    def _import_batch(
+        self, connection: Connection, batch: list[Vacancy], who: str, when: dt.datetime
+    ) -> tuple[int, int, int]:
+        unique = list({v.work_id: v for v in batch}.values())
+        v = self.vacancies
+        existing = {
+            row["work_id"]: self._vacancy(row)
+            for row in connection.execute(sa.select(v).where(v.c.work_id.in_([x.work_id for x in unique])))
+            .mappings()
+            .all()
+        }
+        new = [dataclasses.replace(x, revision=1) for x in unique if x.work_id not in existing]
+        if new:
+            self._insert(connection, new, [created_record(x, who, when) for x in new])
+        updated = unchanged = 0
+        for incoming in unique:
+            current = existing.get(incoming.work_id)
+            if current is None:
+                continue
+            target = dataclasses.replace(
+                incoming, withdrawn_at=current.withdrawn_at, revision=current.revision + 1
+            )
+            if target == current:
+                unchanged += 1
+                continue
+            self._replace(connection, current, target, changes_between(current, target, who=who, when=when))
+            updated += 1
+        return len(new), updated, unchanged
+
+    def update(
+        self,
+        work_id: str,
+        actor: VacancyActor,
+        changes: Mapping[str, object],
+        *,
+        at: dt.datetime,
+        expected_revision: int | None = None,
+        check: UpdateCheck | None = None,
+    ) -> Vacancy:
+        when = aware(at)
+        for _attempt in range(_RETRIES):
+            with self._write() as connection:
+                current = self._locked(connection, work_id)
+                proposed = prepare_update(current, actor, changes, expected_revision, check)
+                records = changes_between(current, proposed, who=actor.principal_id, when=when)
+                if not records:
+                    return current
+                stored = dataclasses.replace(proposed, revision=current.revision + 1)
+                if self._replace(connection, current, stored, records):
+                    logger.info(
+                        "vacancy %s updated by %s: %s",
+                        work_id,
+                        actor.principal_id,
+                        ",".join(r.field for r in records),
+                    )
+                    return stored
+        raise VacancyStorageError(f"vacancy {work_id} kept changing under {_RETRIES} attempts")
+
+    def withdraw(
+        self, work_id: str, actor: VacancyActor, *, at: dt.datetime, expected_revision: int | None = None
+    ) -> Vacancy:
+        when = aware(at)
+        for _attempt in range(_RETRIES):
+            with self._write() as connection:
+                current = self._locked(connection, work_id)
+                prepare_withdraw(current, actor, expected_revision)
+                stored = dataclasses.replace(current, withdrawn_at=when, revision=current.revision + 1)
+                if self._replace(
+                    connection, current, stored, [withdrawn_record(stored, actor.principal_id, when)]
+                ):
+                    logger.info("vacancy %s withdrawn by %s", work_id, actor.principal_id)
+                    return stored
+        raise VacancyStorageError(f"vacancy {work_id} kept changing under {_RETRIES} attempts")
+
+    # ------------------------------------------------------------------ reads
+
+    def get(self, work_id: str) -> Vacancy:
+        with self._read() as connection:
+            row = (
+                connection.execute(sa.select(self.vacancies).where(self.vacancies.c.work_id == work_id))
+                .mappings()
+                .first()
+            )
+        if row is None:
+            raise VacancyNotFoundError(work_id=work_id)
+        return self._vacancy(row)
+
+    def history(self, work_id: str) -> list[AuditRecord]:
+        self.get(work_id)
+        a = self.audit
+        with self._read() as connection:
+            rows = (
+                connection.execute(sa.select(a).where(a.c.work_id == work_id).order_by(a.c.id))
+                .mappings()
+                .all()
+            )
+        return [AuditRecord(r["work_id"], r["who"], r["at"], r["field"], r["old"], r["new"]) for r in rows]
+
+    def for_agency(self, agency_code: str, at: dt.datetime | dt.date) -> list[Vacancy]:
+        day = taipei_date(at)
+        v = self.vacancies
+        with self._read() as connection:
+            rows = (
+                connection.execute(
+                    sa.select(v)
+                    .where(v.c.agency_code == agency_code, v.c.date_from <= day, v.c.date_to >= day)
+                    .order_by(v.c.date_from.desc(), v.c.work_id.desc())
+                )
+                .mappings()
+                .all()
+            )
+        return [self._vacancy(row) for row in rows]
+
+    def online(
+        self,
+        at: dt.datetime | dt.date,
+        *,
+        county: CountyFilter | None = None,
+        person_kind: KindFilter | None = None,
+        agency_code: str | None = None,
+        keyword: str | None = None,
+        type_: TypeFilter | None = None,
+        sort: str = "date_from_desc",
+        page: int = 1,
+        per_page: int = 15,
+    ) -> Page:
+        query = OnlineQuery.build(
+            at,
+            county=county,
+            person_kind=person_kind,
+            agency_code=agency_code,
+            keyword=keyword,
+            type_=type_,
+            sort=sort,
+            page=page,
+            per_page=per_page,
+        )
+        with self._read() as connection:
+            longest = connection.execute(sa.select(sa.func.max(self.vacancies.c.span_days))).scalar()
+            if longest is None:
+                return Page((), 0, query.page, query.per_page)
+            ids_query, count_query = self.online_statements(query, int(longest))
+            total = int(connection.execute(count_query).scalar_one())
+            ids = [row[0] for row in connection.execute(ids_query)] if total > query.offset else []
+            rows = (
+                connection.execute(sa.select(self.vacancies).where(self.vacancies.c.work_id.in_(ids)))
+                .mappings()
+                .all()
+                if ids
+                else []
+            )
+        by_id = {row["work_id"]: self._vacancy(row) for row in rows}
+        return Page(tuple(by_id[i] for i in ids if i in by_id), total, query.page, query.per_page)
+
+    def online_statements(
+        self, query: OnlineQuery, longest_span: int
+    ) -> tuple[sa.Select[Any], sa.Select[Any]]:
+        """The page-of-ids and count statements for ``query`` (exposed for EXPLAIN in tests)."""
+        v = self.vacancies
+        # The places table carries the filtered columns, so the county query stays inside its index.
+        source: Any = self.places if query.county is not None else v
+        c = source.c
+        lowest_start = query.day - dt.timedelta(days=longest_span)
+        conditions: list[Any] = [
+            c.date_from <= query.day,
+            c.date_from >= lowest_start,
+            c.date_to >= query.day,
+        ]
+        withdrawn_before = query.withdrawn_before
+        conditions.append(
+            c.withdrawn_at.is_(None)
+            if withdrawn_before is None
+            else sa.or_(c.withdrawn_at.is_(None), c.withdrawn_at > withdrawn_before)
+        )
+        if query.county is not None:
+            conditions.append(c.dgpa_code == query.county.dgpa_code)
+        if query.person_kind is not None:
+            conditions.append(c.person_kind == query.person_kind.value)
+        needs_vacancy = query.agency_code is not None or query.keyword is not None or bool(query.types)
+        if needs_vacancy and source is not v:
+            conditions.append(v.c.work_id == c.work_id)
+        if query.agency_code is not None:
+            conditions.append(v.c.agency_code == query.agency_code)
+        if query.keyword is not None:
+            conditions.append(
+                sa.or_(
+                    v.c.title.icontains(query.keyword, autoescape=True),
+                    v.c.agency_name.icontains(query.keyword, autoescape=True),
+                )
+            )
+        if query.types:
+            conditions.append(sa.or_(*(v.c.rank_classes.contains(f",{t.value},") for t in query.types)))
+        column = c.date_from if query.sort.startswith("date_from") else c.date_to
+        order = (
+            (column.desc(), c.work_id.desc())
+            if query.sort.endswith("_desc")
+            else (column.asc(), c.work_id.asc())
+        )
+        ids = (
+            sa.select(c.work_id)
+            .where(*conditions)
+            .order_by(*order)
+            .limit(query.per_page)
+            .offset(query.offset)
+        )
+        count = sa.select(sa.func.count()).select_from(source).where(*conditions)
+        return ids, count
+
+    def __len__(self) -> int:
+        with self._read() as connection:
+            return int(
+                connection.execute(sa.select(sa.func.count()).select_from(self.vacancies)).scalar_one()
+            )
