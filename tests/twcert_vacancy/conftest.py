@@ -18,8 +18,8 @@ from twcert_vacancy import (
     MemoryVacancyRepository,
     PersonKind,
     SqlVacancyRepository,
-    ValidityPeriod,
     Vacancy,
+    ValidityPeriod,
     work_place,
 )
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from twcert_vacancy import Gender, Headcount, PersonKind, RankClass, ValidityPeriod, VacancyStatus
+from twcert_vacancy import Gender, Headcount, PersonKind, RankClass, VacancyStatus, ValidityPeriod
 from twcert_vacancy.errors import GenderError, HeadcountTextError, PeriodOrderError, RankClassError
 from twcert_vacancy.model import KNOWN_PERSON_KINDS, taipei_date
 
@@ -33,7 +33,9 @@ UTC = dt.UTC
         ("二十名", 20, None),
     ],
 )
-def test_headcount_reads_the_feed_texts_and_keeps_them(text: str, regular: int | None, reserve: int | None) -> None:
+def test_headcount_reads_the_feed_texts_and_keeps_them(
+    text: str, regular: int | None, reserve: int | None
+) -> None:
     headcount = Headcount.parse(text)
     assert (headcount.regular, headcount.reserve, headcount.raw) == (regular, reserve, text)
 
@@ -69,7 +71,13 @@ def test_person_kind_known_and_pass_through() -> None:
 
 @pytest.mark.parametrize(
     ("text", "gender"),
-    [("男", Gender.MALE), ("女", Gender.FEMALE), ("不拘", Gender.ANY), ("", Gender.ANY), ("限女性", Gender.FEMALE)],
+    [
+        ("男", Gender.MALE),
+        ("女", Gender.FEMALE),
+        ("不拘", Gender.ANY),
+        ("", Gender.ANY),
+        ("限女性", Gender.FEMALE),
+    ],
 )
 def test_gender(text: str, gender: Gender) -> None:
     assert Gender.parse(text) is gender
@@ -91,7 +99,11 @@ def test_rank_classes() -> None:
 
 def test_period_order_and_length() -> None:
     period = ValidityPeriod(dt.date(2025, 3, 3), dt.date(2025, 3, 14))
-    assert period.days == 12 and period.contains(dt.date(2025, 3, 14)) and not period.contains(dt.date(2025, 3, 15))
+    assert (
+        period.days == 12
+        and period.contains(dt.date(2025, 3, 14))
+        and not period.contains(dt.date(2025, 3, 15))
+    )
     with pytest.raises(PeriodOrderError) as info:
         ValidityPeriod(dt.date(2025, 3, 3), dt.date(2025, 3, 2))
     assert "上網有效期間" in info.value.message
@@ -131,7 +143,12 @@ def test_personal_data_stays_out_of_repr() -> None:
         assert secret not in text
     assert "科員" in text
     public = vacancy.without_personal_data()
-    assert (public.filler_name, public.filler_phone, public.contact_email, public.contact_method) == ("", "", "", "")
+    assert (public.filler_name, public.filler_phone, public.contact_email, public.contact_method) == (
+        "",
+        "",
+        "",
+        "",
+    )
     assert dataclasses.replace(public, filler_name="王小明") != vacancy
 
 

@@ -34,7 +34,19 @@ def test_parse(text: str | bytes, expected: dt.date) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "114", "11413", "1140230", "1141301", "000101", "114/02/29", "2025-01-01x", "1l40101", "１一4/1/1", "٠١٢٠١٠١"],
+    [
+        "",
+        "114",
+        "11413",
+        "1140230",
+        "1141301",
+        "000101",
+        "114/02/29",
+        "2025-01-01x",
+        "1l40101",
+        "１一4/1/1",
+        "٠١٢٠١٠١",
+    ],
 )
 def test_rejects(text: str) -> None:
     with pytest.raises(RocDateError):

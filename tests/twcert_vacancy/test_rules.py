@@ -11,8 +11,8 @@ from twcert_vacancy import (
     PastStart,
     PeriodPolicy,
     PersonKind,
-    ValidityPeriod,
     VacancyRules,
+    ValidityPeriod,
     earliest_end,
 )
 from twcert_vacancy.errors import VacancyInvalidError
@@ -64,12 +64,18 @@ def test_required_fields_are_named(field: str, value: object, label: str) -> Non
 
 def test_all_problems_are_reported_at_once() -> None:
     error = _problems({"title": "", "filler_phone": "12345", "headcount": Headcount.of(0)})
-    assert sorted(_codes(error)) == ["VACANCY_FIELD_REQUIRED", "VACANCY_HEADCOUNT_INVALID", "VACANCY_PHONE_INVALID"]
+    assert sorted(_codes(error)) == [
+        "VACANCY_FIELD_REQUIRED",
+        "VACANCY_HEADCOUNT_INVALID",
+        "VACANCY_PHONE_INVALID",
+    ]
     assert error.params["count"] == 3 and "職稱" in error.message and "名額" in error.message
     assert [p["field"] for p in error.as_dict()["problems"]] == [p.field for p in error.problems]
 
 
-@pytest.mark.parametrize("phone", ["0912345678", "02-2345-6789", "0800-000-123", "(02)23456789#123", "+886 2 2345 6789"])
+@pytest.mark.parametrize(
+    "phone", ["0912345678", "02-2345-6789", "0800-000-123", "(02)23456789#123", "+886 2 2345 6789"]
+)
 def test_valid_taiwan_phone_numbers(phone: str) -> None:
     RULES.check_registration(make_vacancy(filler_phone=phone), today=TODAY)
 
