@@ -94,6 +94,11 @@ class AgentRequestError(CardError):
     action_zh = "請重新整理網頁後再試；若持續發生請洽網站管理者。"
     action_en = "Reload the page and try again; contact the site's administrator if it persists."
 
+    def __init__(self, detail: str = "", *, ret_code: int) -> None:
+        super().__init__(detail, ret_code=f"0x{ret_code:08X}")
+        #: The HiPKI ``ret_code`` the agent answers with.
+        self.ret_code = ret_code
+
 
 class AgentStartError(ConfigurationError):
     """The local signing agent could not start (port in use, bad configuration)."""

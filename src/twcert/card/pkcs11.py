@@ -352,8 +352,12 @@ class Pkcs11Token:
 
     # -- logging in ---------------------------------------------------------------------------
 
-    def login(self, pin: str, *, confirm_final_try: bool = False) -> SigningSession:
+    def login(
+        self, pin: str, *, confirm_final_try: bool = False, certificate: CardCertificate | None = None
+    ) -> SigningSession:
         """Log in with ``pin`` (one ``C_Login``, never retried) and return a signing session.
+
+        :param certificate: the certificate whose key signs (default :meth:`signing_certificate`).
 
         :raises PinMissingError, PinLengthError, PinFormatError: nothing was sent.
         :raises PinLockedError: locked per the token's flags or the ledger (nothing sent), or
@@ -362,7 +366,7 @@ class Pkcs11Token:
         :raises PinIncorrectError: wrong PIN; ``params["tries_left"]`` says how many remain.
         """
         encoded = self.module.pin_policy.encode(pin)
-        signing = self.signing_certificate()
+        signing = certificate if certificate is not None else self.signing_certificate()
         family = signing.certificate.family
         serial = self.info.card_serial
         guard = self.module.guard
