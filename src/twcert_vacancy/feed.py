@@ -14,6 +14,8 @@ spelled as the feed spells it.
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import io
 import os
 import re
@@ -21,7 +23,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Final, cast
+from typing import IO, Final, cast
 from xml.parsers import expat
 
 from .errors import FeedMalformedError, FeedUnsafeError, VacancyError
@@ -136,8 +138,10 @@ class _Prolog:
     def _entity(*_args: object) -> None:
         raise FeedUnsafeError("ENTITY declaration in feed")
 
-    def _root(self, *_args: object) -> None:
+    def _root(self, name: str, *_args: object) -> None:
         self.done = True
+        if name != "ROOT":
+            raise FeedMalformedError(f"root element is <{name[:40]}>, not <ROOT>")
         raise _RootReached  # a DTD can only come before the root element: stop watching here
 
     def feed(self, chunk: bytes, final: bool = False) -> None:
@@ -169,9 +173,9 @@ class DgpaFeedReader:
 
     def _read(self, stream: IO[bytes]) -> Iterator[Vacancy | FeedProblem]:
         prolog = _Prolog()
-        parser: ET.XMLPullParser[ET.Element] = ET.XMLPullParser(events=("start", "end"))
-        depth = 0
-        root: ET.Element | None = None
+        # End events only (half the events of start+end: this loop is the reader's hot path). A read
+        # row is cleared at once, so what stays behind is an empty element per row (~70 bytes).
+        parser: ET.XMLPullParser[ET.Element] = ET.XMLPullParser(events=("end",))
         seen: set[str] = set()
         try:
             while True:
@@ -180,33 +184,20 @@ class DgpaFeedReader:
                     break
                 prolog.feed(chunk)
                 parser.feed(chunk)
-                for event, element in cast("Iterator[tuple[str, object]]", parser.read_events()):
-                    if not isinstance(element, ET.Element):
-                        continue
-                    if event == "start":
-                        depth += 1
-                        if depth == 1:
-                            root = element
-                            if element.tag != "ROOT":
-                                raise FeedMalformedError(f"root element is <{element.tag}>, not <ROOT>")
-                        continue
-                    depth -= 1
-                    if depth != 1 or root is None:
-                        continue
-                    if element.tag == "ROW":
+                for _event, element in cast("Iterator[tuple[str, ET.Element]]", parser.read_events()):
+                    tag = element.tag
+                    if tag == "ROW":
                         self.rows += 1
                         yield self._row(element, seen)
-                    elif element.tag == "ANNOUNCE_DATE":
+                        element.clear()
+                    elif tag == "ANNOUNCE_DATE":
                         yield from self._announce(element)
-                    root.clear()  # drop what was read: the tree never holds more than one chunk
             prolog.feed(b"", final=True)
             parser.close()
         except ET.ParseError as exc:
             raise FeedMalformedError(f"not well-formed XML: {exc}") from exc
         except (OSError, ValueError, LookupError) as exc:
             raise FeedMalformedError(f"cannot read feed: {exc}") from exc
-        if root is None:
-            raise FeedMalformedError("no <ROOT> element")
 
     def _announce(self, element: ET.Element) -> Iterator[FeedProblem]:
         try:
@@ -282,77 +273,91 @@ def _required(fields: dict[str, str], tag: str) -> str:
     return value
 
 
+_FLAG_VALUES: Final = {"Y": True, "N": False, "y": True, "n": False, "": None}
+
+
 def _flag(fields: dict[str, str], tag: str) -> bool | None:
     value = fields.get(tag)
-    if value is None or not value.strip():
+    if value is None:
         return None
-    folded = value.strip().upper()
-    if folded in ("Y", "N"):
-        return folded == "Y"
-    raise _RowError(tag, f"flag must be Y or N, not {value[:10]!r}")
-
-
-def _date(fields: dict[str, str], tag: str) -> RocDate:
     try:
-        return RocDate.parse(_required(fields, tag))
+        return _FLAG_VALUES[value.strip()]
+    except KeyError:
+        raise _RowError(tag, f"flag must be Y or N, not {value[:10]!r}") from None
+
+
+# The same few hundred dates, place lists and headcount texts repeat across a feed's rows.
+_parse_date = functools.lru_cache(maxsize=4096)(RocDate.parse)
+_parse_places = functools.lru_cache(maxsize=4096)(parse_work_places)
+_parse_headcount = functools.lru_cache(maxsize=4096)(Headcount.parse)
+_parse_classes = functools.lru_cache(maxsize=256)(RankClass.parse_set)
+_parse_gender = functools.lru_cache(maxsize=256)(Gender.parse)
+_person_kind = functools.lru_cache(maxsize=1024)(PersonKind)
+
+
+def _date(fields: dict[str, str], tag: str) -> dt.date:
+    try:
+        return _parse_date(_required(fields, tag)).to_date()
     except VacancyError as exc:
         raise _RowError(tag, f"not an ROC date: {fields.get(tag, '')[:20]!r}", exc.code) from exc
 
 
 def vacancy_from_fields(fields: dict[str, str], work_id: str) -> Vacancy:
     """One ``<ROW>`` (tag → text) as a vacancy; raises ``_RowError`` naming the bad field."""
+    get = fields.get
     kind_text = _required(fields, "PERSON_KIND")
     try:
-        reserve_text = fields.get("RESERVE_NUM", "").strip()
+        reserve_text = get("RESERVE_NUM", "").strip()
         if reserve_text and not (reserve_text.isascii() and reserve_text.isdigit()):
             raise _RowError("RESERVE_NUM", f"not a whole number: {reserve_text[:10]!r}")
-        headcount = Headcount.parse(
+        headcount = _parse_headcount(
             _required(fields, "NUMBER_OF"), int(reserve_text) if reserve_text else None
         )
     except VacancyError as exc:
         raise _RowError("NUMBER_OF", exc.detail or exc.message_english, exc.code) from exc
-    gender_text = fields.get("GENDER_TYPE", "")
+    gender_text = get("GENDER_TYPE", "")
     try:
         # The 2016 feed copied PERSON_KIND into GENDER_TYPE on every row: that means "no restriction".
-        gender = Gender.ANY if gender_text == kind_text else Gender.parse(gender_text)
+        gender = Gender.ANY if gender_text == kind_text else _parse_gender(gender_text)
     except VacancyError as exc:
         raise _RowError("GENDER_TYPE", f"not a gender: {gender_text[:10]!r}", exc.code) from exc
     try:
-        places = parse_work_places(_required(fields, "WORK_PLACE_TYPE"))
+        places = _parse_places(_required(fields, "WORK_PLACE_TYPE"))
     except VacancyError as exc:
         raise _RowError("WORK_PLACE_TYPE", exc.detail or "unknown work place", exc.code) from exc
     try:
-        rank_classes = RankClass.parse_set(fields.get("TYPE", ""))
+        rank_classes = _parse_classes(get("TYPE", ""))
     except VacancyError as exc:
         raise _RowError("TYPE", exc.detail, exc.code) from exc
     start, end = _date(fields, "DATE_FROM"), _date(fields, "DATE_TO")
-    try:
-        period = ValidityPeriod(start.to_date(), end.to_date())
-    except VacancyError as exc:
-        raise _RowError("DATE_TO", "DATE_TO is before DATE_FROM", exc.code) from exc
-    flags: dict[str, Any] = {name: _flag(fields, tag) for tag, name in _FLAGS}
+    if end < start:
+        raise _RowError("DATE_TO", "DATE_TO is before DATE_FROM", "VACANCY_PERIOD_ORDER")
     return Vacancy(
         work_id=work_id,
-        agency_code=fields.get("ORG_ID", "").strip(),
+        agency_code=get("ORG_ID", "").strip(),
         agency_name=_required(fields, "ORG_NAME"),
         title=_required(fields, "TITLE"),
-        person_kind=PersonKind(kind_text.strip()),
+        person_kind=_person_kind(kind_text.strip()),
         headcount=headcount,
         work_places=places,
-        period=period,
+        period=ValidityPeriod(start, end),
         gender=gender,
-        rank=fields.get("RANK", ""),
-        series=fields.get("SYSNAM", ""),
+        rank=get("RANK", ""),
+        series=get("SYSNAM", ""),
         rank_classes=rank_classes,
-        qualifications=fields.get("WORK_QUALITY", ""),
-        duties=fields.get("WORK_ITEM", ""),
-        work_address=fields.get("WORK_ADDRESS", ""),
-        contact_method=fields.get("CONTACT_METHOD", ""),
-        contact_email=fields.get("VITAE_EMAIL", ""),
-        job_category=fields.get("Work_Type", fields.get("WORK_TYPE", "")),
-        related_url=fields.get("URL_LINK", ""),
-        detail_url=fields.get("VIEW_URL", ""),
-        **flags,
+        qualifications=get("WORK_QUALITY", ""),
+        duties=get("WORK_ITEM", ""),
+        work_address=get("WORK_ADDRESS", ""),
+        contact_method=get("CONTACT_METHOD", ""),
+        contact_email=get("VITAE_EMAIL", ""),
+        disability_eligible=_flag(fields, "IS_HANDICAP"),
+        indigenous_eligible=_flag(fields, "IS_ORIGINAL"),
+        indigenous_area=_flag(fields, "IS_LOCAL_ORIGINAL"),
+        training=_flag(fields, "IS_TRANING"),
+        transfer=_flag(fields, "IS_TRANSFER"),
+        job_category=get("Work_Type", get("WORK_TYPE", "")),
+        related_url=get("URL_LINK", ""),
+        detail_url=get("VIEW_URL", ""),
     )
 
 

@@ -43,6 +43,9 @@ class RocDate:
 
         Full-width digits are accepted; anything else raises :class:`RocDateError`.
         """
+        if type(text) is str and len(text) == 7 and text.isascii() and text.isdigit():
+            # The feed's own form (YYYMMDD), on every row: skip normalisation and regexes.
+            return cls(int(text[:3]), int(text[3:5]), int(text[5:]))
         if isinstance(text, bytes | bytearray):
             try:
                 text = bytes(text).decode("utf-8")
