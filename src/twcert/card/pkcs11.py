@@ -36,7 +36,7 @@ import pkcs11
 from pkcs11 import Attribute, Mechanism, ObjectClass
 from pkcs11 import exceptions as p11e
 
-from ..certificate import CertificateUsage, IssuerInfo, TaiwanCertificate, load_certificate
+from ..certificate import CAFamily, CertificateUsage, IssuerInfo, TaiwanCertificate, load_certificate
 from ..errors import (
     CardAbsentError,
     CardOperationError,
@@ -72,6 +72,7 @@ __all__ = [
     "Pkcs11Token",
     "SigningSession",
     "TokenInfo",
+    "check_token_flags",
     "find_module",
 ]
 
@@ -165,6 +166,18 @@ class TokenInfo:
     def masked(self) -> dict[str, str]:
         """For logs: the card number masked."""
         return {"slot": self.slot_description, "card_serial": mask_serial(self.card_serial) or ""}
+
+
+def check_token_flags(flags: int, family: CAFamily | None = None, *, confirm_final_try: bool = False) -> None:
+    """Refuse a login the token's own PIN flags forbid (before any PIN is sent).
+
+    :raises PinLockedError: ``CKF_USER_PIN_LOCKED``.
+    :raises FinalPinTryError: ``CKF_USER_PIN_FINAL_TRY`` without ``confirm_final_try``.
+    """
+    if flags & CKF_USER_PIN_LOCKED:
+        raise PinLockedError("token reports CKF_USER_PIN_LOCKED", unblock_url=unblock_url(family))
+    if flags & CKF_USER_PIN_FINAL_TRY and not confirm_final_try:
+        raise FinalPinTryError("token reports CKF_USER_PIN_FINAL_TRY; confirmation required")
 
 
 class Pkcs11Module:
@@ -375,9 +388,7 @@ class Pkcs11Token:
             flags = self.current_flags()
             if flags & CKF_USER_PIN_LOCKED:
                 guard.ledger.record(serial, PinStatus(PinOutcome.LOCKED, 0, "pkcs11"))
-                raise PinLockedError("token reports CKF_USER_PIN_LOCKED", unblock_url=unblock_url(family))
-            if flags & CKF_USER_PIN_FINAL_TRY and not confirm_final_try:
-                raise FinalPinTryError("token reports CKF_USER_PIN_FINAL_TRY; confirmation required")
+            check_token_flags(flags, family, confirm_final_try=confirm_final_try)
             with guard.attempt(serial, family, confirm_final_try=confirm_final_try) as attempt:
                 attempt.sending()
                 session, return_code = self._c_login(encoded.decode("ascii"), attempt)
