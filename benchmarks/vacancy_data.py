@@ -14,7 +14,7 @@ import datetime as dt
 import random
 from collections.abc import Iterator
 
-from twcert_vacancy import Headcount, PersonKind, RankClass, ValidityPeriod, Vacancy, work_place
+from twcert_vacancy import Headcount, PersonKind, RankClass, Vacancy, ValidityPeriod, work_place
 
 KINDS = {
     "其他人員": 319,
@@ -33,12 +33,47 @@ KINDS = {
 }
 MEDIAN_DAYS = {"一般人員": 10, "約僱人員": 7, "教育人員": 60}
 COUNTIES = {
-    10: 200, 23: 100, 33: 70, 42: 90, 72: 60, 82: 90, 20: 20, 30: 25, 60: 15, 31: 25, 35: 20,
-    50: 30, 54: 25, 63: 20, 61: 20, 90: 25, 26: 20, 97: 20, 95: 15, 88: 10, 89: 8, 98: 5, 99: 5, 101: 2,
+    10: 200,
+    23: 100,
+    33: 70,
+    42: 90,
+    72: 60,
+    82: 90,
+    20: 20,
+    30: 25,
+    60: 15,
+    31: 25,
+    35: 20,
+    50: 30,
+    54: 25,
+    63: 20,
+    61: 20,
+    90: 25,
+    26: 20,
+    97: 20,
+    95: 15,
+    88: 10,
+    89: 8,
+    98: 5,
+    99: 5,
+    101: 2,
 }
 FIRST_DAY = dt.date(2006, 1, 1)
 DAYS = 20 * 365
-TITLES = ("科員", "技士", "專員", "約僱人員", "技佐", "護理師", "工友", "駕駛", "助理員", "講師", "書記", "技工")
+TITLES = (
+    "科員",
+    "技士",
+    "專員",
+    "約僱人員",
+    "技佐",
+    "護理師",
+    "工友",
+    "駕駛",
+    "助理員",
+    "講師",
+    "書記",
+    "技工",
+)
 AGENCIES = [f"A{n:08d}G" for n in range(3000)]
 
 

@@ -26,9 +26,9 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from vacancy_data import generate, sample_queries  # noqa: E402
+from vacancy_data import generate, sample_queries
 
-from twcert_vacancy import Actor, SqlVacancyRepository, Vacancy  # noqa: E402
+from twcert_vacancy import Actor, SqlVacancyRepository, Vacancy
 
 IMPORTER = Actor(principal_id="benchmark")
 AT = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -62,7 +62,10 @@ def _plain_sql(repository: SqlVacancyRepository) -> Callable[[dt.date, int, str]
         with repository.engine.connect() as connection:
             total = connection.execute(sa.select(sa.func.count()).select_from(v).where(*where)).scalar_one()
             ids = connection.execute(
-                sa.select(v.c.work_id).where(*where).order_by(v.c.date_from.desc(), v.c.work_id.desc()).limit(15)
+                sa.select(v.c.work_id)
+                .where(*where)
+                .order_by(v.c.date_from.desc(), v.c.work_id.desc())
+                .limit(15)
             ).all()
         return int(total), [row[0] for row in ids]
 
@@ -84,12 +87,16 @@ def _python_scan(vacancies: list[Vacancy]) -> Callable[[dt.date, int, str], tupl
     return run
 
 
-def bench(name: str, repository: SqlVacancyRepository, rows: int, queries: int, vacancies: list[Vacancy]) -> None:
+def bench(
+    name: str, repository: SqlVacancyRepository, rows: int, queries: int, vacancies: list[Vacancy]
+) -> None:
     print(f"\n{name}: {repository.engine.url.render_as_string(hide_password=True)}")
     start = time.perf_counter()
     report = repository.import_many(vacancies, IMPORTER, at=AT)
     load = time.perf_counter() - start
-    print(f"  loaded {report.added:,} vacancies in {load:.1f} s ({report.added / load:,.0f} rows/s, import_many)")
+    print(
+        f"  loaded {report.added:,} vacancies in {load:.1f} s ({report.added / load:,.0f} rows/s, import_many)"
+    )
     with repository.engine.begin() as connection:
         connection.exec_driver_sql("ANALYZE")
     sample = sample_queries(queries)
@@ -104,7 +111,11 @@ def bench(name: str, repository: SqlVacancyRepository, rows: int, queries: int, 
         timings.append(time.perf_counter() - start)
         totals.append(page.total)
         expected_total, expected_ids = plain(day, county, kind)
-        assert (page.total, [v.work_id for v in page.items]) == (expected_total, expected_ids), (day, county, kind)
+        assert (page.total, [v.work_id for v in page.items]) == (expected_total, expected_ids), (
+            day,
+            county,
+            kind,
+        )
     print(
         f"  {queries} queries: matches per query median {statistics.median(totals):.0f}, max {max(totals)};"
         " every page checked against the plain SQL answer"
@@ -119,22 +130,30 @@ def bench(name: str, repository: SqlVacancyRepository, rows: int, queries: int, 
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument(
         "--postgres",
-        default=os.environ.get("TWCERT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
+        default=os.environ.get(
+            "TWCERT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        ),
     )
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-sqlite", action="store_true")
     args = parser.parse_args()
-    print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    )
     print(f"load average at start: {os.getloadavg()[0]:.2f}")
     start = time.perf_counter()
     vacancies = list(generate(args.rows))
     online_now = sum(v.period.contains(dt.date(2025, 6, 1)) for v in vacancies)
-    print(f"generated {len(vacancies):,} vacancies in {time.perf_counter() - start:.1f} s ({online_now:,} online on 2025-06-01)")
+    print(
+        f"generated {len(vacancies):,} vacancies in {time.perf_counter() - start:.1f} s ({online_now:,} online on 2025-06-01)"
+    )
 
     scan = _python_scan(vacancies)
     python_times = []

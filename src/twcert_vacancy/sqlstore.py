@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import operator
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final
 
@@ -380,8 +381,24 @@ class SqlVacancyRepository:
             markers = ", ".join(marker for _ in columns)
             sql = f"INSERT INTO {preparer.format_table(table)} ({names}) VALUES ({markers})"
             self._insert_sql[key] = sql
+        # Only dates, datetimes and booleans need converting: find those columns once per insert.
         convert = _sqlite_value if connection.dialect.name == "sqlite" else _driver_value
-        connection.exec_driver_sql(sql, [tuple(convert(row[c]) for c in columns) for row in rows])
+        typed = [
+            i
+            for i, name in enumerate(columns)
+            if isinstance(table.c[name].type, sa.Date | sa.Boolean | UtcDateTime | sa.DateTime)
+        ]
+        pick = operator.itemgetter(*columns)
+        values: list[tuple[Any, ...]] = []
+        for row in rows:
+            picked = pick(row)
+            if typed:
+                listed = list(picked)
+                for i in typed:
+                    listed[i] = convert(listed[i])
+                picked = tuple(listed)
+            values.append(picked)
+        connection.exec_driver_sql(sql, values)
 
     def _replace(
         self, connection: Connection, current: Vacancy, new: Vacancy, records: Sequence[AuditRecord]

@@ -1,0 +1,169 @@
+"""Importing the DGPA open-data XML: rows per second and peak memory.
+
+    python benchmarks/vacancy_import.py [--rows 100000] [--text-scale 20] [--postgres URL | --no-postgres]
+
+Writes a feed file of generated vacancies (``--text-scale 20`` gives about 3.2 KB a row; the real
+feed runs at 2.4 KB (2016) to 3 KB (2026) a row), then runs each phase in a fresh interpreter and
+reports wall and CPU rows/s and the child's peak RSS:
+
+- ``baseline``: ``xml.etree.ElementTree.iterparse`` turning each ``<ROW>`` into a dict (no model);
+- ``read``: :class:`twcert_vacancy.DgpaFeedReader` (what ``read_dgpa_xml`` does, without keeping rows);
+- ``import-sqlite`` / ``import-postgresql``: reader → ``SqlVacancyRepository.import_many``
+  (what ``twcert vacancy import`` does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from vacancy_data import generate
+
+from twcert_vacancy import Actor, DgpaFeedReader, RocDate, SqlVacancyRepository, Vacancy, write_dgpa_xml
+
+BATCH = 1000
+
+
+def write_feed(path: Path, rows: int, text_scale: int) -> None:
+    """Stream a feed file to disk in batches (the whole file is never built in memory)."""
+    with path.open("wb") as out:
+        out.write(b'<?xml version="1.0" encoding="utf-8"?>\n<ROOT><ANNOUNCE_DATE>1150101</ANNOUNCE_DATE>')
+        batch: list[Vacancy] = []
+        for vacancy in generate(rows, text_scale=text_scale):
+            batch.append(vacancy)
+            if len(batch) == BATCH:
+                out.write(_rows(batch))
+                batch = []
+        if batch:
+            out.write(_rows(batch))
+        out.write(b"\n</ROOT>\n")
+
+
+def _rows(batch: list[Vacancy]) -> bytes:
+    document = write_dgpa_xml(batch, RocDate(115, 1, 1), include_contact=True)
+    return document[document.index(b"<ROW>") - 1 : document.rindex(b"</ROW>") + len(b"</ROW>")]
+
+
+def _phase(name: str, path: Path, db: str | None, schema: str | None) -> dict[str, float]:
+    start_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    wall, cpu = time.perf_counter(), time.process_time()
+    rows = 0
+    if name == "baseline":
+        for _event, element in ET.iterparse(path):
+            if element.tag == "ROW":
+                _fields = {child.tag: child.text for child in element}
+                element.clear()
+                rows += 1
+    elif name == "read":
+        for item in DgpaFeedReader(path):
+            rows += isinstance(item, Vacancy)
+    else:
+        repository = SqlVacancyRepository(db, schema=schema)
+        reader = (item for item in DgpaFeedReader(path) if isinstance(item, Vacancy))
+        report = repository.import_many(reader, Actor("benchmark"), at=dt.datetime.now(dt.UTC))
+        rows = report.added
+        repository.close()
+    return {
+        "rows": rows,
+        "wall": time.perf_counter() - wall,
+        "cpu": time.process_time() - cpu,
+        "start_rss_kb": start_rss,
+        "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+    }
+
+
+def _run_child(name: str, path: Path, db: str | None = None, schema: str | None = None) -> dict[str, float]:
+    command = [sys.executable, __file__, "--phase", name, "--file", str(path)]
+    if db:
+        command += ["--db", db]
+    if schema:
+        command += ["--schema", schema]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return dict(json.loads(output.strip().splitlines()[-1]))
+
+
+def _report(label: str, result: dict[str, float], size: int) -> None:
+    rows = result["rows"]
+    print(
+        f"  {label:<34} {rows / result['wall']:>9,.0f} rows/s wall  {rows / result['cpu']:>9,.0f} rows/s CPU  "
+        f"{size / result['wall'] / 1e6:6.1f} MB/s  peak RSS {result['peak_rss_kb'] / 1024:6.1f} MiB "
+        f"(interpreter + imports {result['start_rss_kb'] / 1024:.1f} MiB)"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--text-scale", type=int, default=20)
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get(
+            "TWCERT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        ),
+    )
+    parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--phase", help=argparse.SUPPRESS)
+    parser.add_argument("--file", help=argparse.SUPPRESS)
+    parser.add_argument("--db", help=argparse.SUPPRESS)
+    parser.add_argument("--schema", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.phase:
+        print(json.dumps(_phase(args.phase, Path(args.file), args.db, args.schema)))
+        return 0
+
+    print(
+        f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    )
+    print(f"load average at start: {os.getloadavg()[0]:.2f}")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "feed.xml"
+        start = time.perf_counter()
+        write_feed(path, args.rows, args.text_scale)
+        size = path.stat().st_size
+        print(
+            f"feed file: {args.rows:,} rows, {size / 1e6:,.0f} MB ({size / args.rows:,.0f} bytes a row), "
+            f"written in {time.perf_counter() - start:.1f} s"
+        )
+        for _repeat in range(2):
+            _report("baseline: ET.iterparse to dicts", _run_child("baseline", path), size)
+            _report("read: DgpaFeedReader", _run_child("read", path), size)
+        sqlite_url = f"sqlite:///{Path(folder) / 'import.sqlite3'}"
+        _report("import into SQLite", _run_child("import-sqlite", path, sqlite_url), size)
+        if not args.no_postgres:
+            import sqlalchemy as sa
+
+            schema = f"bench_{uuid.uuid4().hex[:10]}"
+            engine = sa.create_engine(args.postgres)
+            with engine.begin() as connection:
+                connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+            try:
+                _report(
+                    "import into PostgreSQL",
+                    _run_child("import-postgresql", path, args.postgres, schema),
+                    size,
+                )
+            finally:
+                with engine.begin() as connection:
+                    connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+                engine.dispose()
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
