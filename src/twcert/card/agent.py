@@ -221,6 +221,9 @@ class AgentConfig:
     #: Seconds a client may take to send its request.
     request_timeout: float = 15.0
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
+    #: Serve only the card with this number, as if it were the only one inserted (a test
+    #: set-up with several SoftHSM cards; pages that send no slotDescription take the first).
+    card_serial: str | None = None
 
     @classmethod
     def with_origins(cls, origins: Iterable[str], **options: Any) -> AgentConfig:
@@ -335,8 +338,14 @@ class LocalAgent:
 
     # -- operations -----------------------------------------------------------------------
 
-    def _select(self, slot_description: str | None) -> SigningToken:
+    def _tokens(self) -> list[SigningToken]:
         tokens = list(self.tokens.tokens())
+        if self.config.card_serial is not None:
+            tokens = [t for t in tokens if t.info.card_serial == self.config.card_serial]
+        return tokens
+
+    def _select(self, slot_description: str | None) -> SigningToken:
+        tokens = self._tokens()
         if not tokens:
             if self.tokens.slot_count() == 0:
                 raise ReaderAbsentError("no slot")
@@ -357,7 +366,7 @@ class LocalAgent:
         }
         try:
             with self._token_lock:
-                tokens = list(self.tokens.tokens())
+                tokens = self._tokens()
                 slots = [self._slot_entry(token, with_cert) for token in tokens]
                 if not tokens:
                     code = RET_NO_READER if self.tokens.slot_count() == 0 else RET_NO_CARD

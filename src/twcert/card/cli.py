@@ -5,6 +5,7 @@
 * ``twcert card sign`` — sign data with the card (asks the PIN once; never retries);
 * ``twcert card ledger-reset`` — record that a locked card was unblocked at MOICA/GCA
   (clears twcert's PIN ledger; it does not and cannot unblock the card);
+* ``twcert card softhsm-init`` — SoftHSM2 test cards from the fixture PKI;
 * ``twcert agent`` — the HiPKI-compatible local signing agent.
 
 The hardware libraries are imported only when a command runs; if one is missing the command
@@ -215,6 +216,27 @@ def _cmd_ledger_reset(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_softhsm(args: argparse.Namespace) -> int:
+    from ..testing.fixtures import FixtureSet
+    from .softhsm import SoftCard, provision
+
+    fixtures = FixtureSet.load(args.fixtures)
+    cards = []
+    for spec in args.card or ["citizen-wang:123456"]:
+        name, _, pin = spec.partition(":")
+        if name not in fixtures.certificates:
+            print(f"twcert: no fixture certificate named {name!r}", file=sys.stderr)
+            return EXIT_USAGE
+        cards.append(SoftCard.from_fixture(fixtures, name, pin=pin or "123456"))
+    hsm = provision(args.directory, cards)
+    for token in hsm.tokens:
+        print(f"card {token.card_serial}: token label {token.label!r}, PIN {token.pin}", file=sys.stderr)
+    # Shell lines to paste (or eval): the environment and module the agent needs.
+    print(f"export SOFTHSM2_CONF={hsm.config}")
+    print(f"export TWCERT_PKCS11_MODULE={hsm.module}")
+    return EXIT_OK
+
+
 # -------------------------------------------------------------------------------------- agent
 
 
@@ -227,7 +249,9 @@ def _cmd_agent(args: argparse.Namespace) -> int:
     from .agent import AgentConfig, LocalAgent
 
     try:
-        config = AgentConfig.with_origins(args.allow_origin, port=args.port, allow_sha1=args.allow_sha1)
+        config = AgentConfig.with_origins(
+            args.allow_origin, port=args.port, allow_sha1=args.allow_sha1, card_serial=args.card_serial
+        )
     except ValueError as exc:
         print(f"twcert agent: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -311,6 +335,21 @@ def register(subparsers: Any) -> None:
     reset.add_argument("--ledger", help="PIN ledger file")
     reset.set_defaults(handler=_command(_cmd_ledger_reset))
 
+    softhsm = commands.add_parser(
+        "softhsm-init", help="make SoftHSM2 test cards from the fixture PKI (for the agent without a card)"
+    )
+    softhsm.add_argument("directory", help="new directory for softhsm2.conf and the tokens")
+    softhsm.add_argument(
+        "--fixtures", default="fixtures/gpki", help="fixture PKI directory (default fixtures/gpki)"
+    )
+    softhsm.add_argument(
+        "--card",
+        action="append",
+        metavar="NAME[:PIN]",
+        help="fixture card and its PIN (repeatable; default citizen-wang:123456)",
+    )
+    softhsm.set_defaults(handler=_command(_cmd_softhsm))
+
     agent = subparsers.add_parser("agent", help="run the HiPKI-compatible local signing agent on 127.0.0.1")
     _pkcs11_options(agent)
     agent.add_argument(
@@ -325,4 +364,7 @@ def register(subparsers: Any) -> None:
         "https://*.example.gov.tw for subdomains)",
     )
     agent.add_argument("--allow-sha1", action="store_true", help="accept hashAlgorithm SHA1")
+    agent.add_argument(
+        "--card-serial", help="serve only this card, as if it were the only one inserted (several test cards)"
+    )
     agent.set_defaults(handler=_command(_cmd_agent))

@@ -524,3 +524,17 @@ def test_popup_form_contract(agent: LocalAgent) -> None:
         requests.get(f"{agent.url}/popupForm", headers={"Host": "evil.example"}, timeout=10).status_code
         == 403
     )
+
+
+def test_serving_one_card_of_several(
+    module: Pkcs11Module, soft_cards: dict[str, Card], card_fixtures: FixtureSet
+) -> None:
+    card = soft_cards["agency-dgpa"]
+    config = AgentConfig.with_origins(ORIGINS, port=0, card_serial=card.card_serial)
+    with LocalAgent(module, config) as only:
+        slots = requests.get(f"{only.url}/pkcs11info", timeout=10).json()["slots"]
+        assert [s["token"]["serialNumber"] for s in slots] == [card.card_serial]
+        # No slotDescription: the (only) card is used, as with one reader and one card.
+        response = HipkiSignResponse.parse(sign(only, package("t", card.pin)).json())
+    assert response.ok and response.card_serial == card.card_serial
+    assert cert_of(response, card_fixtures).der == card_fixtures.issued("agency-dgpa").der

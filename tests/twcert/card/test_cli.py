@@ -317,3 +317,25 @@ def test_missing_extras_are_named_without_a_traceback(blocked: str, command: lis
     assert done.returncode == 2, done.stderr
     assert f"pip install 'twcert[{extra}]'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_softhsm_init_prints_what_the_agent_needs(tmp_path: Path) -> None:
+    base = {k: v for k, v in os.environ.items() if k not in ("SOFTHSM2_CONF", "TWCERT_PKCS11_MODULE")}
+    directory = tmp_path / "hsm"
+    done = run(
+        ["card", "softhsm-init", str(directory), "--fixtures", FIXTURES, "--card", "agency-dgpa:24682468"],
+        base,
+    )
+    assert done.returncode == 0, done.stderr
+    exports = dict(line.removeprefix("export ").split("=", 1) for line in done.stdout.splitlines())
+    assert exports["SOFTHSM2_CONF"] == str(directory / "softhsm2.conf")
+    assert "card GC00000000000001" in done.stderr and "PIN 24682468" in done.stderr
+    status = run(["card", "status", "--json", "--ledger", str(tmp_path / "l.json")], {**base, **exports})
+    assert status.returncode == 0, status.stderr
+    assert [r["card_serial"] for r in json.loads(status.stdout)] == ["GC00000000000001"]
+    again = run(["card", "softhsm-init", str(directory), "--fixtures", FIXTURES], base)
+    assert again.returncode == 1 and "SOFTHSM_PROVISIONING" in again.stderr
+    unknown = run(
+        ["card", "softhsm-init", str(tmp_path / "other"), "--fixtures", FIXTURES, "--card", "nobody"], base
+    )
+    assert unknown.returncode == 2 and "nobody" in unknown.stderr
