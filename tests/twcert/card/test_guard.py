@@ -111,13 +111,15 @@ def test_the_lock_is_held_against_another_process(tmp_path: Path) -> None:
     path = tmp_path / "ledger.json"
     guard = PinGuard.from_file(path)
     script = (
-        "import sys, time; from twcert.card.guard import PinGuard; g = PinGuard.from_file(sys.argv[1]);"
-        "t = time.monotonic()\n"
+        "import sys, time; from twcert.card.guard import PinGuard; g = PinGuard.from_file(sys.argv[1])\n"
+        "print('ready', flush=True); t = time.monotonic()\n"
         "with g.attempt('X'): pass\n"
-        "print(time.monotonic() - t)"
+        "print(time.monotonic() - t, flush=True)"
     )
     with guard.attempt("X"):
         child = subprocess.Popen([sys.executable, "-c", script, str(path)], stdout=subprocess.PIPE, text=True)
-        time.sleep(0.8)
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "ready"
+        time.sleep(0.6)
     waited = float(child.communicate(timeout=30)[0])
-    assert waited > 0.3  # it had to wait for this process's attempt to end
+    assert waited > 0.4  # it had to wait for this process's attempt to end
