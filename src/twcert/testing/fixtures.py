@@ -406,7 +406,8 @@ class FixtureSet:
     def load(cls, directory: str | os.PathLike[str]) -> FixtureSet:
         root = Path(directory)
         manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
-        return cls(root, FakeGPKI.load(root), manifest)
+        # End-entity keys are recycled (fast); CAs and "fresh" keys stay distinct.
+        return cls(root, FakeGPKI.load(root, keys=KeyPool(reuse=True)), manifest)
 
     @property
     def now(self) -> dt.datetime:

@@ -383,7 +383,7 @@ class FakeGPKI:
         key: rsa.RSAPrivateKey | None = None,
         signing_key: rsa.RSAPrivateKey | None = None,
         extra_extensions: Sequence[tuple[x509.ExtensionType, bool]] = (),
-        hash_algorithm: hashes.SHA256 | hashes.SHA384 | hashes.SHA512 | None = None,
+        hash_algorithm: hashes.HashAlgorithm | None = None,
     ) -> Issued:
         """Issue an end-entity certificate. ``signing_key`` other than the CA's makes a
         wrongly-signed certificate that still names the CA as issuer (DN and AKI)."""
@@ -451,7 +451,9 @@ class FakeGPKI:
             )
         for ext, critical in extra_extensions:
             builder = builder.add_extension(ext, critical=critical)
-        cert = builder.sign(signing_key or ca.key, hash_algorithm or hashes.SHA256())
+        # SHA-1 is allowed here on purpose: fixtures need weakly signed certificates too.
+        algorithm: Any = hash_algorithm or hashes.SHA256()
+        cert = builder.sign(signing_key or ca.key, algorithm)
         return Issued(cert, key)
 
     def citizen_subject(self, name: str, subject_serial: str | None = None) -> x509.Name:
