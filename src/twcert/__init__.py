@@ -12,6 +12,7 @@ import logging
 from . import errors as errors
 from . import idnumber as idnumber
 from . import oids as oids
+from . import revocation as revocation
 from .certificate import CAFamily as CAFamily
 from .certificate import CertificateUsage as CertificateUsage
 from .certificate import HolderKind as HolderKind
@@ -21,8 +22,15 @@ from .certificate import load_certificate as load_certificate
 from .certificate import load_certificates as load_certificates
 from .errors import CertificateParseError as CertificateParseError
 from .errors import TwcertError as TwcertError
+from .login import LoginService as LoginService
+from .login import Principal as Principal
+from .login import SignedChallenge as SignedChallenge
+from .revocation import RevocationPolicy as RevocationPolicy
+from .revocation import RevocationSources as RevocationSources
 from .trust import TrustedCA as TrustedCA
 from .trust import TrustStore as TrustStore
+from .validation import ValidationResult as ValidationResult
+from .validation import Validator as Validator
 
 __version__ = "0.1.0"
 
@@ -32,16 +40,24 @@ __all__ = [
     "CertificateUsage",
     "HolderKind",
     "IssuerInfo",
+    "LoginService",
+    "Principal",
+    "RevocationPolicy",
+    "RevocationSources",
+    "SignedChallenge",
     "TaiwanCertificate",
     "TrustStore",
     "TrustedCA",
     "TwcertError",
+    "ValidationResult",
+    "Validator",
     "__version__",
     "errors",
     "idnumber",
     "load_certificate",
     "load_certificates",
     "oids",
+    "revocation",
 ]
 
 # Library logging rule: never configure handlers; let the host app decide.

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 
-__all__ = ["MemoryPinCounterStore"]
+from ..binding import MemoryBindingStore
+from ..challenge import Challenge, ConsumeResult
+from ..personnel import MemoryPersonnelDirectory
+
+__all__ = ["MemoryBindingStore", "MemoryNonceStore", "MemoryPersonnelDirectory", "MemoryPinCounterStore"]
 
 
 class MemoryPinCounterStore:
@@ -30,3 +35,33 @@ class MemoryPinCounterStore:
     def reset(self, key: str) -> None:
         with self._lock:
             self._counts.pop(key, None)
+
+
+class MemoryNonceStore:
+    """Challenges in a dict; ``consume`` marks them used under a lock."""
+
+    def __init__(self) -> None:
+        self._challenges: dict[str, tuple[Challenge, bool]] = {}
+        self._lock = threading.Lock()
+
+    def put(self, challenge: Challenge) -> None:
+        with self._lock:
+            self._challenges[challenge.id] = (challenge, False)
+
+    def consume(self, challenge_id: str, now: dt.datetime) -> ConsumeResult:
+        with self._lock:
+            found = self._challenges.get(challenge_id)
+            if found is None:
+                return ConsumeResult(None, "unknown")
+            challenge, used = found
+            if used:
+                return ConsumeResult(challenge, "used")
+            self._challenges[challenge_id] = (challenge, True)
+            return ConsumeResult(challenge, "ok")
+
+    def purge(self, now: dt.datetime) -> int:
+        with self._lock:
+            expired = [k for k, (c, _) in self._challenges.items() if c.expires_at < now]
+            for key in expired:
+                del self._challenges[key]
+            return len(expired)

@@ -1,0 +1,68 @@
+"""First-use bindings: which certificate identity belongs to which account.
+
+**Binding key.** A citizen certificate is bound by :func:`binding_key`: by default the issuing
+family plus the certificate's subject ``serialNumber`` (16 digits on MOICA cards). That survives
+re-issuing a certificate with the same subject serial (e.g. a renewal that keeps it); a new card
+with a new subject serial needs the first-use step again, which binds it to the same account
+(an account may have several bindings). Public sources do not confirm what the subject serial
+identifies, so ``binding_key="certificate"`` (the SHA-256 of the certificate: every renewal
+re-binds) is available for the strictest deployments. Either way the serving status is checked
+again at every login.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from dataclasses import dataclass
+from typing import Literal, Protocol, runtime_checkable
+
+from .certificate import TaiwanCertificate
+
+__all__ = ["Binding", "BindingKeyKind", "BindingStore", "MemoryBindingStore", "binding_key"]
+
+BindingKeyKind = Literal["subject_serial", "certificate"]
+
+
+def binding_key(cert: TaiwanCertificate, kind: BindingKeyKind = "subject_serial") -> str:
+    """The identity a first-use binding is stored under (see the module docstring)."""
+    if kind == "certificate" or not cert.subject_serial:
+        return f"sha256:{cert.sha256}"
+    return f"{cert.family.value}:serial:{cert.subject_serial}"
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    identity: str
+    account: str
+    bound_at: dt.datetime
+    certificate_sha256: str
+
+
+@runtime_checkable
+class BindingStore(Protocol):
+    def get(self, identity: str) -> Binding | None: ...
+
+    def bind(self, binding: Binding) -> Binding:
+        """Store ``binding`` unless the identity is already bound; return the stored one (so
+        two workers binding the same identity at once end with one binding)."""
+        ...
+
+    def unbind(self, identity: str) -> bool: ...
+
+
+class MemoryBindingStore:
+    def __init__(self) -> None:
+        self._bindings: dict[str, Binding] = {}
+        self._lock = threading.Lock()
+
+    def get(self, identity: str) -> Binding | None:
+        return self._bindings.get(identity)
+
+    def bind(self, binding: Binding) -> Binding:
+        with self._lock:
+            return self._bindings.setdefault(binding.identity, binding)
+
+    def unbind(self, identity: str) -> bool:
+        with self._lock:
+            return self._bindings.pop(identity, None) is not None

@@ -1,0 +1,118 @@
+"""Redis stores for state shared by many web workers: challenges and PIN-failure counters.
+
+A challenge is consumed by one Lua script (atomic on the server): it reads the challenge and
+sets its "used" marker with ``SET NX`` in one step, so of N racing workers exactly one wins.
+Keys expire with the challenge. PIN counters are ``INCR``/``SET``/``DEL`` and never expire: a
+locked card stays locked until an unblock is recorded.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from typing import Any
+
+import redis
+
+from ..challenge import Challenge, ConsumeResult
+from ..errors import BackendUnavailableError
+
+__all__ = ["RedisNonceStore", "RedisPinCounterStore", "redis_client"]
+
+_CONSUME = """
+local data = redis.call('GET', KEYS[1])
+if not data then return {'unknown'} end
+if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then return {'ok', data} end
+return {'used', data}
+"""
+
+
+def redis_client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+
+
+def _guard(fn: Any) -> Any:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except redis.RedisError as exc:
+            raise BackendUnavailableError(f"redis: {type(exc).__name__}: {exc}") from exc
+
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
+class RedisNonceStore:
+    """:param client: a ``redis.Redis`` (or a URL). :param prefix: key namespace."""
+
+    def __init__(self, client: redis.Redis | str, *, prefix: str = "twcert:") -> None:
+        self.client = redis_client(client) if isinstance(client, str) else client
+        self.prefix = prefix
+        self._consume = self.client.register_script(_CONSUME)
+
+    def _keys(self, challenge_id: str) -> tuple[str, str]:
+        return f"{self.prefix}challenge:{challenge_id}", f"{self.prefix}challenge-used:{challenge_id}"
+
+    @_guard
+    def put(self, challenge: Challenge) -> None:
+        key, _ = self._keys(challenge.id)
+        data = json.dumps(
+            {
+                "nonce": base64.b64encode(challenge.nonce).decode(),
+                "session_hash": challenge.session_hash,
+                "origin": challenge.origin,
+                "issued_at": challenge.issued_at.isoformat(),
+                "expires_at": challenge.expires_at.isoformat(),
+            }
+        )
+        ttl_ms = max(int((challenge.expires_at - challenge.issued_at).total_seconds() * 1000), 1) + 60_000
+        self.client.set(key, data, px=ttl_ms)
+
+    @_guard
+    def consume(self, challenge_id: str, now: dt.datetime) -> ConsumeResult:
+        keys = self._keys(challenge_id)
+        answer = self._consume(keys=list(keys), args=[15 * 60 * 1000])
+        state = answer[0].decode() if isinstance(answer[0], bytes) else str(answer[0])
+        if state == "unknown":
+            return ConsumeResult(None, "unknown")
+        raw = json.loads(answer[1])
+        challenge = Challenge(
+            id=challenge_id,
+            nonce=base64.b64decode(raw["nonce"]),
+            session_hash=raw["session_hash"],
+            origin=raw["origin"],
+            issued_at=dt.datetime.fromisoformat(raw["issued_at"]),
+            expires_at=dt.datetime.fromisoformat(raw["expires_at"]),
+        )
+        return ConsumeResult(challenge, state)
+
+    def purge(self, now: dt.datetime) -> int:
+        return 0  # keys expire by themselves
+
+
+class RedisPinCounterStore:
+    def __init__(self, client: redis.Redis | str, *, prefix: str = "twcert:") -> None:
+        self.client = redis_client(client) if isinstance(client, str) else client
+        self.prefix = prefix
+
+    def _key(self, card: str) -> str:
+        return f"{self.prefix}pin-failures:{card}"
+
+    @_guard
+    def get(self, key: str) -> int:
+        value = self.client.get(self._key(key))
+        return int(value) if value is not None else 0
+
+    @_guard
+    def increment(self, key: str) -> int:
+        return int(self.client.incr(self._key(key)))
+
+    @_guard
+    def set(self, key: str, count: int) -> None:
+        self.client.set(self._key(key), count)
+
+    @_guard
+    def reset(self, key: str) -> None:
+        self.client.delete(self._key(key))

@@ -1,0 +1,416 @@
+"""SQL stores with SQLAlchemy Core: an SQLite file (the embedded default) or PostgreSQL.
+
+Atomicity comes from single statements, never read-then-write in Python:
+
+* consuming a challenge is ``UPDATE … SET used_at = :now WHERE id = :id AND used_at IS NULL
+  RETURNING …`` — exactly one of N racing workers gets the row;
+* a PIN failure is ``INSERT … ON CONFLICT (card) DO UPDATE SET failures = failures + 1
+  RETURNING failures`` — no count is lost;
+* a binding is ``INSERT … ON CONFLICT DO NOTHING`` followed by a read — never two bindings.
+
+SQLite runs in WAL mode with a busy timeout so several worker processes can share the file.
+Times are stored as integer microseconds since the epoch (UTC), the same on both databases.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Engine,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    and_,
+    create_engine,
+    event,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..agency.directory import Agency, normalize_agency_name
+from ..binding import Binding
+from ..challenge import Challenge, ConsumeResult
+from ..errors import BackendUnavailableError
+from ..idnumber import normalize
+from ..personnel import Person
+
+__all__ = [
+    "DEFAULT_SQLITE_URL",
+    "SqlAgencyDirectory",
+    "SqlBindingStore",
+    "SqlNonceStore",
+    "SqlPersonnelDirectory",
+    "SqlPinCounterStore",
+    "SqlStores",
+    "make_engine",
+]
+
+#: The embedded default: a file in the working directory.
+DEFAULT_SQLITE_URL = "sqlite:///twcert.db"
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _us(value: dt.datetime) -> int:
+    return (value - _EPOCH) // dt.timedelta(microseconds=1)
+
+
+def _dt(value: int) -> dt.datetime:
+    return _EPOCH + dt.timedelta(microseconds=value)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine tuned for the stores (SQLite: WAL, busy timeout, no thread check)."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            # NORMAL: durable across application crashes; a power loss may lose the last
+            # commits, which for nonces and counters only errs towards refusing a login.
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _tables(metadata: MetaData, schema: str | None) -> dict[str, Table]:
+    return {
+        "challenges": Table(
+            "twcert_challenges", metadata,
+            Column("id", String(64), primary_key=True),
+            Column("nonce", LargeBinary(64), nullable=False),
+            Column("session_hash", String(64), nullable=False),
+            Column("origin", String(512), nullable=False),
+            Column("issued_at", BigInteger, nullable=False),
+            Column("expires_at", BigInteger, nullable=False, index=True),
+            Column("used_at", BigInteger, nullable=True),
+            schema=schema,
+        ),
+        "pin": Table(
+            "twcert_pin_failures", metadata,
+            Column("card", String(64), primary_key=True),
+            Column("failures", Integer, nullable=False),
+            Column("updated_at", BigInteger, nullable=False),
+            schema=schema,
+        ),
+        "bindings": Table(
+            "twcert_bindings", metadata,
+            Column("identity", String(200), primary_key=True),
+            Column("account", String(200), nullable=False, index=True),
+            Column("bound_at", BigInteger, nullable=False),
+            Column("certificate_sha256", String(64), nullable=False),
+            schema=schema,
+        ),
+        "personnel": Table(
+            "twcert_personnel", metadata,
+            Column("account", String(200), primary_key=True),
+            Column("national_id", String(20), nullable=False, unique=True),
+            Column("name", String(200), nullable=False),
+            Column("in_service", Boolean, nullable=False),
+            Column("agency_code", String(20), nullable=True),
+            schema=schema,
+        ),
+        "agencies": Table(
+            "twcert_agencies", metadata,
+            Column("code", String(20), primary_key=True),
+            Column("name", String(200), nullable=False),
+            Column("name_key", String(200), nullable=False, index=True),
+            *(Column(name, String(500), nullable=False, default="") for name in _AGENCY_TEXT),
+            schema=schema,
+        ),
+    }  # fmt: skip
+
+
+_AGENCY_TEXT = (
+    "english_name", "postal_code", "address", "phone", "parent_code", "parent_name", "fax", "effective_date",
+    "abolished_date", "level", "abolished_flag", "successor_code", "successor_name",
+)  # fmt: skip
+
+
+class _Base:
+    def __init__(self, engine: Engine, table: Table) -> None:
+        self.engine = engine
+        self.table = table
+
+    def _insert(self) -> Any:
+        """The dialect's INSERT (with ON CONFLICT support)."""
+        if self.engine.dialect.name == "postgresql":
+            return postgresql.insert(self.table)
+        return sqlite.insert(self.table)
+
+
+def _guard(fn: Any) -> Any:
+    """Database failures surface as the catalogued BackendUnavailableError."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except SQLAlchemyError as exc:
+            raise BackendUnavailableError(f"database: {type(exc).__name__}: {str(exc)[:200]}") from exc
+
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
+class SqlNonceStore(_Base):
+    @_guard
+    def put(self, challenge: Challenge) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                self.table.insert().values(
+                    id=challenge.id,
+                    nonce=challenge.nonce,
+                    session_hash=challenge.session_hash,
+                    origin=challenge.origin,
+                    issued_at=_us(challenge.issued_at),
+                    expires_at=_us(challenge.expires_at),
+                )
+            )
+
+    @_guard
+    def consume(self, challenge_id: str, now: dt.datetime) -> ConsumeResult:
+        t = self.table
+        columns = (t.c.nonce, t.c.session_hash, t.c.origin, t.c.issued_at, t.c.expires_at)
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                update(t)
+                .where(and_(t.c.id == challenge_id, t.c.used_at.is_(None)))
+                .values(used_at=_us(now))
+                .returning(*columns)
+            ).first()
+            if row is not None:
+                return ConsumeResult(self._challenge(challenge_id, row), "ok")
+            row = conn.execute(select(*columns).where(t.c.id == challenge_id)).first()
+        if row is None:
+            return ConsumeResult(None, "unknown")
+        return ConsumeResult(self._challenge(challenge_id, row), "used")
+
+    @staticmethod
+    def _challenge(challenge_id: str, row: Any) -> Challenge:
+        nonce, session_hash, origin, issued_at, expires_at = row
+        return Challenge(challenge_id, bytes(nonce), session_hash, origin, _dt(issued_at), _dt(expires_at))
+
+    @_guard
+    def purge(self, now: dt.datetime) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(self.table.delete().where(self.table.c.expires_at < _us(now)))
+            return int(result.rowcount or 0)
+
+
+class SqlPinCounterStore(_Base):
+    @_guard
+    def get(self, key: str) -> int:
+        with self.engine.connect() as conn:
+            value = conn.execute(select(self.table.c.failures).where(self.table.c.card == key)).scalar()
+        return int(value or 0)
+
+    @_guard
+    def increment(self, key: str) -> int:
+        now = _us(dt.datetime.now(dt.UTC))
+        stmt = self._insert().values(card=key, failures=1, updated_at=now)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[self.table.c.card],
+            set_={"failures": self.table.c.failures + 1, "updated_at": now},
+        ).returning(self.table.c.failures)
+        with self.engine.begin() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    @_guard
+    def set(self, key: str, count: int) -> None:
+        now = _us(dt.datetime.now(dt.UTC))
+        stmt = self._insert().values(card=key, failures=count, updated_at=now)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[self.table.c.card], set_={"failures": count, "updated_at": now}
+        )
+        with self.engine.begin() as conn:
+            conn.execute(stmt)
+
+    @_guard
+    def reset(self, key: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(self.table.delete().where(self.table.c.card == key))
+
+
+class SqlBindingStore(_Base):
+    @_guard
+    def get(self, identity: str) -> Binding | None:
+        t = self.table
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(t.c.account, t.c.bound_at, t.c.certificate_sha256).where(t.c.identity == identity)
+            ).first()
+        if row is None:
+            return None
+        return Binding(identity, row[0], _dt(row[1]), row[2])
+
+    @_guard
+    def bind(self, binding: Binding) -> Binding:
+        stmt = (
+            self._insert()
+            .values(
+                identity=binding.identity,
+                account=binding.account,
+                bound_at=_us(binding.bound_at),
+                certificate_sha256=binding.certificate_sha256,
+            )
+            .on_conflict_do_nothing(index_elements=[self.table.c.identity])
+        )
+        with self.engine.begin() as conn:
+            conn.execute(stmt)
+        stored: Binding | None = self.get(binding.identity)
+        assert stored is not None
+        return stored
+
+    @_guard
+    def unbind(self, identity: str) -> bool:
+        with self.engine.begin() as conn:
+            return bool(conn.execute(self.table.delete().where(self.table.c.identity == identity)).rowcount)
+
+
+class SqlPersonnelDirectory(_Base):
+    @staticmethod
+    def _person(row: Any) -> Person:
+        return Person(row.account, row.national_id, row.name, bool(row.in_service), row.agency_code)
+
+    @_guard
+    def get(self, account: str) -> Person | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(self.table).where(self.table.c.account == account)).first()
+        return self._person(row) if row is not None else None
+
+    @_guard
+    def find(self, account_or_id: str) -> Person | None:
+        text = account_or_id.strip()
+        t = self.table
+        with self.engine.connect() as conn:
+            rows = list(
+                conn.execute(
+                    select(t).where(or_(t.c.account == text, t.c.national_id == normalize(text)))
+                ).all()
+            )
+        # An account match wins over an ID match (an account could look like an ID).
+        rows.sort(key=lambda r: r.account != text)
+        return self._person(rows[0]) if rows else None
+
+    @_guard
+    def upsert(self, people: Iterable[Person]) -> int:
+        count = 0
+        with self.engine.begin() as conn:
+            for person in people:
+                values = {
+                    "account": person.account,
+                    "national_id": normalize(person.national_id),
+                    "name": person.name,
+                    "in_service": person.in_service,
+                    "agency_code": person.agency_code,
+                }
+                stmt = self._insert().values(**values)
+                stmt = stmt.on_conflict_do_update(index_elements=[self.table.c.account], set_=values)
+                conn.execute(stmt)
+                count += 1
+        return count
+
+
+class SqlAgencyDirectory(_Base):
+    @staticmethod
+    def _agency(row: Any) -> Agency:
+        return Agency(row.code, row.name, *(getattr(row, name) for name in _AGENCY_TEXT))
+
+    @_guard
+    def get(self, code: str) -> Agency | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(self.table).where(self.table.c.code == code.strip().upper())).first()
+        return self._agency(row) if row is not None else None
+
+    @_guard
+    def find_by_name(self, name: str) -> list[Agency]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(self.table).where(self.table.c.name_key == normalize_agency_name(name))
+            ).all()
+        return [self._agency(r) for r in rows]
+
+    @_guard
+    def upsert(self, agencies: Iterable[Agency]) -> int:
+        count = 0
+        with self.engine.begin() as conn:
+            for agency in agencies:
+                values = {
+                    "code": agency.code,
+                    "name": agency.name,
+                    "name_key": normalize_agency_name(agency.name),
+                }
+                values.update({name: getattr(agency, name) for name in _AGENCY_TEXT})
+                stmt = self._insert().values(**values)
+                stmt = stmt.on_conflict_do_update(index_elements=[self.table.c.code], set_=values)
+                conn.execute(stmt)
+                count += 1
+        return count
+
+    @_guard
+    def count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(self.table)).scalar_one())
+
+
+class SqlStores:
+    """All SQL stores over one database.
+
+    :param url: SQLAlchemy URL (``sqlite:///twcert.db`` by default; ``postgresql+psycopg://…``)
+        or an existing :class:`~sqlalchemy.Engine`.
+    :param schema: PostgreSQL schema to put the tables in (created if missing).
+    :param create: create the tables if they do not exist.
+    """
+
+    def __init__(
+        self, url: str | Engine = DEFAULT_SQLITE_URL, *, schema: str | None = None, create: bool = True
+    ):
+        self.engine = make_engine(url) if isinstance(url, str) else url
+        self.metadata = MetaData()
+        tables = _tables(self.metadata, schema)
+        if create:
+            self._create(schema)
+        self.nonces = SqlNonceStore(self.engine, tables["challenges"])
+        self.pin_counters = SqlPinCounterStore(self.engine, tables["pin"])
+        self.bindings = SqlBindingStore(self.engine, tables["bindings"])
+        self.personnel = SqlPersonnelDirectory(self.engine, tables["personnel"])
+        self.agencies = SqlAgencyDirectory(self.engine, tables["agencies"])
+
+    def _create(self, schema: str | None) -> None:
+        # Several workers may start at once: a CREATE that loses the race to another worker
+        # fails with "already exists", and the retry then finds every table in place.
+        for attempt in range(3):
+            try:
+                if schema is not None and self.engine.dialect.name == "postgresql":
+                    from sqlalchemy.schema import CreateSchema
+
+                    with self.engine.begin() as conn:
+                        conn.execute(CreateSchema(schema, if_not_exists=True))
+                self.metadata.create_all(self.engine)
+                return
+            except SQLAlchemyError as exc:
+                if attempt == 2:
+                    raise BackendUnavailableError(
+                        f"database: {type(exc).__name__}: {str(exc)[:200]}"
+                    ) from exc
+
+    def dispose(self) -> None:
+        self.engine.dispose()

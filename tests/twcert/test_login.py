@@ -1,0 +1,421 @@
+"""The manual's login flow through LoginService, with real signatures over issued challenges,
+on every store backend (memory, SQLite, PostgreSQL, and Redis for nonces and PIN counters)."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import logging
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.serialization import pkcs7
+
+from twcert import CAFamily, LoginService, SignedChallenge
+from twcert.agency import Agency, AgencyResolver, MemoryAgencyDirectory
+from twcert.audit import MemoryAuditSink
+from twcert.binding import MemoryBindingStore
+from twcert.challenge import Challenge
+from twcert.errors import (
+    GCA_UNBLOCK_URL,
+    MOICA_UNBLOCK_URL,
+    AccountNotFound,
+    AccountRequired,
+    AgencyAbolished,
+    AgencyCodeUnknown,
+    CardAbsentError,
+    CertificateRevokedError,
+    ChallengeBindingError,
+    ChallengeExpiredError,
+    ChallengeReplayedError,
+    ChallengeUnknownError,
+    HolderMismatch,
+    NotInService,
+    PinIncorrectError,
+    PinLockedError,
+    PinMissingError,
+    ReaderAbsentError,
+    SignatureMismatchError,
+    SignatureParseError,
+    TestCertificateRefused,
+    UserCancelledError,
+)
+from twcert.personnel import MemoryPersonnelDirectory, Person
+from twcert.pin import PinAttemptLedger
+from twcert.stores.memory import MemoryNonceStore, MemoryPinCounterStore
+from twcert.stores.sql import SqlStores
+from twcert.testing import Issued
+from twcert.testing.fixtures import AGENCIES, PEOPLE, FixtureSet
+
+from .conftest import fixture_validator
+
+ORIGIN = "https://jobs.example.gov.tw"
+SESSION = "session-abc"
+
+
+@dataclass
+class World:
+    fs: FixtureSet
+    service: LoginService
+    audit: MemoryAuditSink
+    personnel: Any
+    clock: list[dt.datetime]
+
+    def challenge(self) -> Challenge:
+        return self.service.issue_challenge(SESSION, ORIGIN)
+
+    def card(self, name: str) -> tuple[Issued, str | None]:
+        return self.fs.issued(name), self.fs.certificates[name].get("card_serial")
+
+    def hipki(self, name: str, challenge: Challenge, *, kind: str = "PKCS7", tbs: bytes | None = None) -> dict[str, Any]:
+        """What the HiPKI Local Server answers for a correct PIN."""
+        issued, card_serial = self.card(name)
+        data = challenge.tbs if tbs is None else tbs
+        if kind == "PKCS7":
+            signature = (
+                pkcs7.PKCS7SignatureBuilder()
+                .set_data(data)
+                .add_signer(issued.certificate, issued.key, hashes.SHA256())
+                .sign(serialization.Encoding.DER, [])
+            )
+        else:
+            signature = issued.key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+        return {
+            "func": "sign",
+            "ret_code": 0,
+            "last_error": 0,
+            "signature": base64.b64encode(signature).decode(),
+            "certb64": base64.b64encode(issued.der).decode(),
+            "cardSN": card_serial or "",
+        }
+
+    def login(self, name: str, account: str | None = None, **kwargs: Any) -> Any:
+        challenge = self.challenge()
+        return self.service.complete(challenge.id, self.hipki(name, challenge, **kwargs), account,
+                                     session_id=SESSION, origin=ORIGIN)
+
+
+def _people() -> list[Person]:
+    return [Person(p.account, p.national_id, p.name, p.in_service, p.agency_code) for p in PEOPLE]
+
+
+def _agencies() -> list[Agency]:
+    listed = [a for a in AGENCIES if a.code != "ZZ9990000X"]
+    return [Agency(a.code, a.name, address=a.address) for a in listed]
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres", "redis"])
+def world(request: pytest.FixtureRequest, fixture_set: FixtureSet, tmp_path: Path) -> Iterator[World]:
+    clock = [fixture_set.now]
+    personnel: Any
+    cleanup: list[Any] = []
+    if request.param == "memory":
+        nonces: Any = MemoryNonceStore()
+        pins: Any = MemoryPinCounterStore()
+        bindings: Any = MemoryBindingStore()
+        personnel = MemoryPersonnelDirectory(_people())
+        directory: Any = MemoryAgencyDirectory(_agencies())
+    elif request.param in ("sqlite", "postgres"):
+        if request.param == "sqlite":
+            stores = SqlStores(f"sqlite:///{tmp_path / 'login.db'}")
+        else:
+            schema = f"twcert_login_{uuid.uuid4().hex[:10]}"
+            stores = SqlStores(request.getfixturevalue("postgres_url"), schema=schema)
+            cleanup.append((stores, schema))
+        nonces, pins, bindings, personnel, directory = (
+            stores.nonces, stores.pin_counters, stores.bindings, stores.personnel, stores.agencies)
+        personnel.upsert(_people())
+        directory.upsert(_agencies())
+    else:
+        from twcert.stores.redis import RedisNonceStore, RedisPinCounterStore
+
+        url = request.getfixturevalue("redis_url")
+        prefix = f"twcert-test:{uuid.uuid4().hex}:"
+        nonces, pins = RedisNonceStore(url, prefix=prefix), RedisPinCounterStore(url, prefix=prefix)
+        stores = SqlStores(f"sqlite:///{tmp_path / 'login.db'}")
+        bindings, personnel, directory = stores.bindings, stores.personnel, stores.agencies
+        personnel.upsert(_people())
+        directory.upsert(_agencies())
+    audit = MemoryAuditSink()
+    validator = fixture_validator(fixture_set)
+    validator.clock = lambda: clock[0]
+    oid_map = {a.oid: a.code for a in AGENCIES}
+    service = LoginService(
+        validator=validator,
+        nonces=nonces,
+        personnel=personnel,
+        bindings=bindings,
+        agencies=AgencyResolver(directory, oid_map=oid_map),
+        pin_ledger=PinAttemptLedger(pins),
+        audit=audit,
+        clock=lambda: clock[0],
+    )
+    yield World(fixture_set, service, audit, personnel, clock)
+    for stores, schema in cleanup:
+        from sqlalchemy import text
+
+        with stores.engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        stores.dispose()
+
+
+# ------------------------------------------------------------------ citizen cards (MOICA)
+
+
+def test_first_use_requires_an_account_then_binds(world: World) -> None:
+    with pytest.raises(AccountRequired) as info:
+        world.login("citizen-wang")
+    assert "首次" in info.value.message
+    principal = world.login("citizen-wang", account="wang.xm")
+    assert principal.kind == "citizen" and principal.account == "wang.xm" and principal.first_use
+    assert principal.family is CAFamily.MOICA and principal.agency_code == "A09000000E"
+    # Later logins need only the PIN (the signature); no account.
+    again = world.login("citizen-wang")
+    assert again.account == "wang.xm" and not again.first_use
+
+
+def test_first_use_with_national_id_instead_of_account(world: World) -> None:
+    assert world.login("citizen-chen", account=PEOPLE[1].national_id.lower()).account == "chen.ml"
+
+
+def test_resident_certificate_holder(world: World) -> None:
+    assert world.login("citizen-huang-arc", account="huang.yt").account == "huang.yt"
+
+
+def test_account_not_found(world: World) -> None:
+    with pytest.raises(AccountNotFound) as info:
+        world.login("citizen-wang", account="nobody")
+    assert info.value.message == "您輸入的帳號或身分證統一編號不存在人事資料庫中，無法登入。"
+
+
+def test_person_who_left_the_service(world: World) -> None:
+    with pytest.raises(NotInService):
+        world.login("citizen-lin-left-service", account="lin.zh")
+
+
+def test_account_of_another_person(world: World) -> None:
+    with pytest.raises(HolderMismatch):
+        world.login("citizen-wang", account="chen.ml")
+    # Nothing was bound by the refused attempt.
+    with pytest.raises(AccountRequired):
+        world.login("citizen-wang")
+
+
+def test_serving_status_is_checked_at_every_login(world: World) -> None:
+    world.login("citizen-wang", account="wang.xm")
+    left = Person("wang.xm", "A123456789", "王小明", False, "A09000000E")
+    if isinstance(world.personnel, MemoryPersonnelDirectory):
+        world.personnel.add(left)
+    else:
+        world.personnel.upsert([left])
+    with pytest.raises(NotInService):
+        world.login("citizen-wang")
+
+
+def test_pkcs1_signatures_work_too(world: World) -> None:
+    assert world.login("citizen-wang", account="wang.xm", kind="PKCS1").account == "wang.xm"
+
+
+def test_invalid_certificate_is_refused_before_any_account_check(world: World) -> None:
+    with pytest.raises(CertificateRevokedError):
+        world.login("citizen-revoked", account="wang.xm")
+
+
+# ------------------------------------------------------------------ agency cards (GCA)
+
+
+def test_agency_card(world: World) -> None:
+    principal = world.login("agency-dgpa")
+    assert principal.kind == "agency" and principal.agency_code == "A09000000E"
+    assert principal.agency_name == "行政院人事行政總處" and principal.principal_id == "A09000000E"
+
+
+def test_test_agency_card_is_refused(world: World) -> None:
+    with pytest.raises(TestCertificateRefused) as info:
+        world.login("agency-test")
+    assert info.value.message == "請勿使用測試之機關憑證登入。"
+
+
+def test_agency_code_not_in_the_file(world: World) -> None:
+    with pytest.raises(AgencyCodeUnknown) as info:
+        world.login("agency-unlisted")
+    assert "ZZ9990000X" in info.value.message
+
+
+def test_abolished_agency_refused_or_mapped(fixture_set: FixtureSet) -> None:
+    directory = MemoryAgencyDirectory([
+        Agency("A09000000E", "行政院人事行政總處", abolished_date="20230101", successor_code="376610000A"),
+        Agency("376610000A", "臺南市政府"),
+    ])
+    oid_map = {a.oid: a.code for a in AGENCIES}
+    service = LoginService(validator=fixture_validator(fixture_set), nonces=MemoryNonceStore(),
+                           agencies=AgencyResolver(directory, oid_map=oid_map), audit=MemoryAuditSink())
+    world = World(fixture_set, service, MemoryAuditSink(), None, [fixture_set.now])
+    with pytest.raises(AgencyAbolished):
+        world.login("agency-dgpa")
+    service.agencies = AgencyResolver(directory, oid_map=oid_map, abolished="successor")
+    assert world.login("agency-dgpa").agency_code == "376610000A"
+
+
+# ------------------------------------------------------------------ PIN retry and lock
+
+
+def _pin_failure(world: World, name: str, last_error: int | None, ret_code: int = 0x76100006) -> Exception:
+    challenge = world.challenge()
+    issued, card_serial = world.card(name)
+    response = {"func": "sign", "ret_code": ret_code, "last_error": last_error or 0, "signature": "",
+                "certb64": base64.b64encode(issued.der).decode(), "cardSN": card_serial}
+    with pytest.raises(Exception) as info:  # noqa: PT011 - the type is asserted by the callers
+        world.service.complete(challenge.id, response, session_id=SESSION, origin=ORIGIN)
+    return info.value
+
+
+def test_hipki_counters_two_then_one_then_locked(world: World) -> None:
+    first = _pin_failure(world, "citizen-wang", 0x80000002)
+    assert isinstance(first, PinIncorrectError) and first.params["tries_left"] == 2
+    second = _pin_failure(world, "citizen-wang", 0x80000001)
+    assert isinstance(second, PinIncorrectError) and second.params["tries_left"] == 1
+    third = _pin_failure(world, "citizen-wang", 0xA4)
+    assert isinstance(third, PinLockedError) and third.action_url == MOICA_UNBLOCK_URL
+    assert MOICA_UNBLOCK_URL in third.message
+
+
+def test_ledger_counts_failures_without_a_counter_and_holds_the_lock(world: World) -> None:
+    tries = [_pin_failure(world, "citizen-wang", 0xA0) for _ in range(3)]
+    assert [getattr(t, "params", {}).get("tries_left") for t in tries[:2]] == [2, 1]
+    assert isinstance(tries[2], PinLockedError)
+    # Even a correct PIN (a good signature) is refused until an unblock is recorded.
+    with pytest.raises(PinLockedError):
+        world.login("citizen-wang", account="wang.xm")
+    world.service.pin_ledger.record_unblock(world.card("citizen-wang")[1])  # type: ignore[union-attr,arg-type]
+    assert world.login("citizen-wang", account="wang.xm").account == "wang.xm"
+
+
+def test_success_resets_the_failure_count(world: World) -> None:
+    _pin_failure(world, "citizen-wang", 0xA0)
+    _pin_failure(world, "citizen-wang", 0xA0)
+    world.login("citizen-wang", account="wang.xm")
+    failure = _pin_failure(world, "citizen-wang", 0xA0)
+    assert isinstance(failure, PinIncorrectError) and failure.params["tries_left"] == 2
+
+
+def test_locked_agency_card_points_to_the_gca_unblock_page(world: World) -> None:
+    locked = _pin_failure(world, "agency-dgpa", 0xA4)
+    assert isinstance(locked, PinLockedError) and locked.action_url == GCA_UNBLOCK_URL
+
+
+@pytest.mark.parametrize(
+    ("ret_code", "error"),
+    [(0x76000006, CardAbsentError), (0x76100003, ReaderAbsentError), (0x76000999, UserCancelledError),
+     (0x76000998, PinMissingError)],
+)
+def test_client_side_conditions(world: World, ret_code: int, error: type[Exception]) -> None:
+    assert isinstance(_pin_failure(world, "citizen-wang", None, ret_code=ret_code), error)
+
+
+# ------------------------------------------------------------------ the challenge
+
+
+def test_challenge_is_single_use_even_when_raced(world: World) -> None:
+    world.login("citizen-wang", account="wang.xm")
+    challenge = world.challenge()
+    response = world.hipki("citizen-wang", challenge)
+    outcomes: list[str] = []
+
+    def attempt() -> None:
+        try:
+            world.service.complete(challenge.id, response, session_id=SESSION, origin=ORIGIN)
+            outcomes.append("ok")
+        except ChallengeReplayedError:
+            outcomes.append("replayed")
+
+    threads = [threading.Thread(target=attempt) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(outcomes) == ["ok"] + ["replayed"] * 5
+
+
+def test_challenge_errors(world: World) -> None:
+    challenge = world.challenge()
+    response = world.hipki("citizen-wang", challenge)
+    with pytest.raises(ChallengeBindingError):
+        world.service.complete(challenge.id, response, "wang.xm", session_id="other", origin=ORIGIN)
+    challenge = world.challenge()
+    with pytest.raises(ChallengeBindingError):
+        world.service.complete(challenge.id, world.hipki("citizen-wang", challenge), "wang.xm",
+                               session_id=SESSION, origin="https://evil.example")
+    with pytest.raises(ChallengeUnknownError):
+        world.service.complete("no-such-id", response, session_id=SESSION, origin=ORIGIN)
+    challenge = world.challenge()
+    world.clock[0] += dt.timedelta(minutes=6)
+    with pytest.raises(ChallengeExpiredError) as info:
+        world.service.complete(challenge.id, world.hipki("citizen-wang", challenge), "wang.xm",
+                               session_id=SESSION, origin=ORIGIN)
+    assert info.value.message == "登入驗證已逾時，請重新登入。"
+
+
+def test_signature_over_something_else_is_refused(world: World) -> None:
+    challenge = world.challenge()
+    other = world.challenge()
+    for kind in ("PKCS7", "PKCS1"):
+        challenge = world.challenge()
+        with pytest.raises(SignatureMismatchError):
+            world.service.complete(challenge.id, world.hipki("citizen-wang", challenge, kind=kind, tbs=other.tbs),
+                                   "wang.xm", session_id=SESSION, origin=ORIGIN)
+
+
+def test_garbage_signature_and_certificate_mismatch(world: World) -> None:
+    challenge = world.challenge()
+    response = world.hipki("citizen-wang", challenge)
+    response["signature"] = base64.b64encode(b"\x30\x03\x02\x01\x01").decode()
+    with pytest.raises((SignatureParseError, SignatureMismatchError)):
+        world.service.complete(challenge.id, response, "wang.xm", session_id=SESSION, origin=ORIGIN)
+    # A signature by one card presented with another card's certificate.
+    challenge = world.challenge()
+    response = world.hipki("citizen-wang", challenge)
+    response["certb64"] = base64.b64encode(world.fs.issued("citizen-chen").der).decode()
+    with pytest.raises(SignatureMismatchError):
+        world.service.complete(challenge.id, response, "wang.xm", session_id=SESSION, origin=ORIGIN)
+
+
+def test_signed_challenge_without_hipki(world: World) -> None:
+    challenge = world.challenge()
+    issued, _ = world.card("citizen-wang")
+    signature = issued.key.sign(challenge.tbs, padding.PKCS1v15(), hashes.SHA256())
+    signed = SignedChallenge(signature, "PKCS1", issued.der)
+    principal = world.service.complete(challenge.id, signed, "wang.xm", session_id=SESSION, origin=ORIGIN)
+    assert principal.account == "wang.xm"
+
+
+# ------------------------------------------------------------------ audit
+
+
+def test_every_attempt_is_audited_with_personal_data_masked(world: World, caplog: pytest.LogCaptureFixture) -> None:
+    from twcert.audit import LoggingAuditSink
+
+    world.service.audit = LoggingAuditSink()
+    with caplog.at_level(logging.INFO, logger="twcert.audit"):
+        with pytest.raises(AccountRequired):
+            world.login("citizen-wang")
+        with pytest.raises(HolderMismatch):  # 陳美玲's card, 王小明's national ID typed as account
+            world.login("citizen-chen", account="A123456789")
+        world.login("citizen-wang", account="A123456789")
+        with pytest.raises(TestCertificateRefused):
+            world.login("agency-test")
+    records = [r for r in caplog.records if r.name == "twcert.audit"]
+    outcomes = [r.twcert_event["outcome"] for r in records]  # type: ignore[attr-defined]
+    assert outcomes == ["failure", "failure", "success", "failure"]
+    assert records[0].twcert_event["reason"] == "ACCOUNT_REQUIRED"  # type: ignore[attr-defined]
+    text = "\n".join(r.getMessage() + repr(r.twcert_event) for r in records)  # type: ignore[attr-defined]
+    assert "王小明" not in text and "陳美玲" not in text and "A123456789" not in text
+    assert "TP00000000000001" not in text
+    assert "王*明" in text and "A12****789" in text
