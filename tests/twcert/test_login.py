@@ -74,7 +74,9 @@ class World:
     def card(self, name: str) -> tuple[Issued, str | None]:
         return self.fs.issued(name), self.fs.certificates[name].get("card_serial")
 
-    def hipki(self, name: str, challenge: Challenge, *, kind: str = "PKCS7", tbs: bytes | None = None) -> dict[str, Any]:
+    def hipki(
+        self, name: str, challenge: Challenge, *, kind: str = "PKCS7", tbs: bytes | None = None
+    ) -> dict[str, Any]:
         """What the HiPKI Local Server answers for a correct PIN."""
         issued, card_serial = self.card(name)
         data = challenge.tbs if tbs is None else tbs
@@ -98,8 +100,9 @@ class World:
 
     def login(self, name: str, account: str | None = None, **kwargs: Any) -> Any:
         challenge = self.challenge()
-        return self.service.complete(challenge.id, self.hipki(name, challenge, **kwargs), account,
-                                     session_id=SESSION, origin=ORIGIN)
+        return self.service.complete(
+            challenge.id, self.hipki(name, challenge, **kwargs), account, session_id=SESSION, origin=ORIGIN
+        )
 
 
 def _people() -> list[Person]:
@@ -130,7 +133,12 @@ def world(request: pytest.FixtureRequest, fixture_set: FixtureSet, tmp_path: Pat
             stores = SqlStores(request.getfixturevalue("postgres_url"), schema=schema)
             cleanup.append((stores, schema))
         nonces, pins, bindings, personnel, directory = (
-            stores.nonces, stores.pin_counters, stores.bindings, stores.personnel, stores.agencies)
+            stores.nonces,
+            stores.pin_counters,
+            stores.bindings,
+            stores.personnel,
+            stores.agencies,
+        )
         personnel.upsert(_people())
         directory.upsert(_agencies())
     else:
@@ -250,13 +258,21 @@ def test_agency_code_not_in_the_file(world: World) -> None:
 
 
 def test_abolished_agency_refused_or_mapped(fixture_set: FixtureSet) -> None:
-    directory = MemoryAgencyDirectory([
-        Agency("A09000000E", "行政院人事行政總處", abolished_date="20230101", successor_code="376610000A"),
-        Agency("376610000A", "臺南市政府"),
-    ])
+    directory = MemoryAgencyDirectory(
+        [
+            Agency(
+                "A09000000E", "行政院人事行政總處", abolished_date="20230101", successor_code="376610000A"
+            ),
+            Agency("376610000A", "臺南市政府"),
+        ]
+    )
     oid_map = {a.oid: a.code for a in AGENCIES}
-    service = LoginService(validator=fixture_validator(fixture_set), nonces=MemoryNonceStore(),
-                           agencies=AgencyResolver(directory, oid_map=oid_map), audit=MemoryAuditSink())
+    service = LoginService(
+        validator=fixture_validator(fixture_set),
+        nonces=MemoryNonceStore(),
+        agencies=AgencyResolver(directory, oid_map=oid_map),
+        audit=MemoryAuditSink(),
+    )
     world = World(fixture_set, service, MemoryAuditSink(), None, [fixture_set.now])
     with pytest.raises(AgencyAbolished):
         world.login("agency-dgpa")
@@ -270,9 +286,15 @@ def test_abolished_agency_refused_or_mapped(fixture_set: FixtureSet) -> None:
 def _pin_failure(world: World, name: str, last_error: int | None, ret_code: int = 0x76100006) -> Exception:
     challenge = world.challenge()
     issued, card_serial = world.card(name)
-    response = {"func": "sign", "ret_code": ret_code, "last_error": last_error or 0, "signature": "",
-                "certb64": base64.b64encode(issued.der).decode(), "cardSN": card_serial}
-    with pytest.raises(Exception) as info:  # noqa: PT011 - the type is asserted by the callers
+    response = {
+        "func": "sign",
+        "ret_code": ret_code,
+        "last_error": last_error or 0,
+        "signature": "",
+        "certb64": base64.b64encode(issued.der).decode(),
+        "cardSN": card_serial,
+    }
+    with pytest.raises(Exception) as info:
         world.service.complete(challenge.id, response, session_id=SESSION, origin=ORIGIN)
     return info.value
 
@@ -313,8 +335,12 @@ def test_locked_agency_card_points_to_the_gca_unblock_page(world: World) -> None
 
 @pytest.mark.parametrize(
     ("ret_code", "error"),
-    [(0x76000006, CardAbsentError), (0x76100003, ReaderAbsentError), (0x76000999, UserCancelledError),
-     (0x76000998, PinMissingError)],
+    [
+        (0x76000006, CardAbsentError),
+        (0x76100003, ReaderAbsentError),
+        (0x76000999, UserCancelledError),
+        (0x76000998, PinMissingError),
+    ],
 )
 def test_client_side_conditions(world: World, ret_code: int, error: type[Exception]) -> None:
     assert isinstance(_pin_failure(world, "citizen-wang", None, ret_code=ret_code), error)
@@ -351,15 +377,21 @@ def test_challenge_errors(world: World) -> None:
         world.service.complete(challenge.id, response, "wang.xm", session_id="other", origin=ORIGIN)
     challenge = world.challenge()
     with pytest.raises(ChallengeBindingError):
-        world.service.complete(challenge.id, world.hipki("citizen-wang", challenge), "wang.xm",
-                               session_id=SESSION, origin="https://evil.example")
+        world.service.complete(
+            challenge.id,
+            world.hipki("citizen-wang", challenge),
+            "wang.xm",
+            session_id=SESSION,
+            origin="https://evil.example",
+        )
     with pytest.raises(ChallengeUnknownError):
         world.service.complete("no-such-id", response, session_id=SESSION, origin=ORIGIN)
     challenge = world.challenge()
     world.clock[0] += dt.timedelta(minutes=6)
     with pytest.raises(ChallengeExpiredError) as info:
-        world.service.complete(challenge.id, world.hipki("citizen-wang", challenge), "wang.xm",
-                               session_id=SESSION, origin=ORIGIN)
+        world.service.complete(
+            challenge.id, world.hipki("citizen-wang", challenge), "wang.xm", session_id=SESSION, origin=ORIGIN
+        )
     assert info.value.message == "登入驗證已逾時，請重新登入。"
 
 
@@ -369,8 +401,13 @@ def test_signature_over_something_else_is_refused(world: World) -> None:
     for kind in ("PKCS7", "PKCS1"):
         challenge = world.challenge()
         with pytest.raises(SignatureMismatchError):
-            world.service.complete(challenge.id, world.hipki("citizen-wang", challenge, kind=kind, tbs=other.tbs),
-                                   "wang.xm", session_id=SESSION, origin=ORIGIN)
+            world.service.complete(
+                challenge.id,
+                world.hipki("citizen-wang", challenge, kind=kind, tbs=other.tbs),
+                "wang.xm",
+                session_id=SESSION,
+                origin=ORIGIN,
+            )
 
 
 def test_garbage_signature_and_certificate_mismatch(world: World) -> None:
@@ -399,7 +436,9 @@ def test_signed_challenge_without_hipki(world: World) -> None:
 # ------------------------------------------------------------------ audit
 
 
-def test_every_attempt_is_audited_with_personal_data_masked(world: World, caplog: pytest.LogCaptureFixture) -> None:
+def test_every_attempt_is_audited_with_personal_data_masked(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
     from twcert.audit import LoggingAuditSink
 
     world.service.audit = LoggingAuditSink()
