@@ -1,0 +1,2 @@
+"""Thin adapters that put twcert into web frameworks: Flask (:mod:`twcert.contrib.flask`) and Django
+(:mod:`twcert.contrib.django`)."""
