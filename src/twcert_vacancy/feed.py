@@ -73,6 +73,7 @@ FEED_FIELDS: Final = (
     "Work_Type",
 )
 _CHUNK = 1 << 16
+_TOP_LEVEL: Final = frozenset({"ROW", "ANNOUNCE_DATE"})
 _FLAGS: Final = (
     ("IS_HANDICAP", "disability_eligible"),
     ("IS_ORIGINAL", "indigenous_eligible"),
@@ -173,31 +174,47 @@ class DgpaFeedReader:
 
     def _read(self, stream: IO[bytes]) -> Iterator[Vacancy | FeedProblem]:
         prolog = _Prolog()
-        # End events only (half the events of start+end: this loop is the reader's hot path). A read
-        # row is cleared at once, so what stays behind is an empty element per row (~70 bytes).
-        parser: ET.XMLPullParser[ET.Element] = ET.XMLPullParser(events=("end",))
+        # Start events only: one event per element (the loop below is the reader's hot path), and
+        # the first one is the root. A top-level element is complete when the next one starts (or
+        # at the end), so it is handled then and the root is emptied: memory stays flat.
+        parser: ET.XMLPullParser[ET.Element] = ET.XMLPullParser(events=("start",))
+        root: ET.Element | None = None
+        pending: ET.Element | None = None
         seen: set[str] = set()
         try:
             while True:
                 chunk = stream.read(_CHUNK)
-                if not chunk:
-                    break
-                prolog.feed(chunk)
-                parser.feed(chunk)
+                final = not chunk
+                if final:
+                    prolog.feed(b"", final=True)
+                    parser.close()
+                else:
+                    prolog.feed(chunk)
+                    parser.feed(chunk)
                 for _event, element in cast("Iterator[tuple[str, ET.Element]]", parser.read_events()):
                     tag = element.tag
-                    if tag == "ROW":
-                        self.rows += 1
-                        yield self._row(element, seen)
-                        element.clear()
-                    elif tag == "ANNOUNCE_DATE":
-                        yield from self._announce(element)
-            prolog.feed(b"", final=True)
-            parser.close()
+                    if root is None:
+                        root = element
+                    elif tag in _TOP_LEVEL:
+                        if pending is not None:
+                            yield from self._top_level(pending, seen)
+                        pending = element
+                        root.clear()
+                if final:
+                    break
         except ET.ParseError as exc:
             raise FeedMalformedError(f"not well-formed XML: {exc}") from exc
         except (OSError, ValueError, LookupError) as exc:
             raise FeedMalformedError(f"cannot read feed: {exc}") from exc
+        if pending is not None:
+            yield from self._top_level(pending, seen)
+
+    def _top_level(self, element: ET.Element, seen: set[str]) -> Iterator[Vacancy | FeedProblem]:
+        if element.tag == "ROW":
+            self.rows += 1
+            yield self._row(element, seen)
+        else:
+            yield from self._announce(element)
 
     def _announce(self, element: ET.Element) -> Iterator[FeedProblem]:
         try:

@@ -467,3 +467,22 @@ def test_storage_failures_are_catalogued(tmp_path: Path) -> None:
         SqlVacancyRepository(f"sqlite:///{tmp_path / 'missing' / 'dir' / 'x.sqlite3'}")
     with pytest.raises(VacancyStorageError):
         SqlVacancyRepository("nosuchdialect://x")
+
+
+def test_logs_carry_ids_and_field_names_only(
+    repository: Any, owner: Actor, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG", logger="twcert_vacancy")
+    repository.add(make_vacancy(), owner, at=AT)
+    repository.update(
+        "1140300001",
+        owner,
+        {"filler_name": "陳大文", "filler_phone": "0987654321", "contact_email": "chen@example.gov.tw"},
+        at=AT,
+    )
+    repository.import_many([make_vacancy(work_id="1140300002")], SYSTEM, at=AT)
+    repository.withdraw("1140300001", owner, at=AT)
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    assert "1140300001" in text and "filler_phone" in text
+    for secret in ("王小明", "陳大文", "0987654321", "2345-6789", "chen@example.gov.tw", "hr@example.gov.tw"):
+        assert secret not in text
