@@ -64,6 +64,7 @@ __all__ = ["DEFAULT_URL", "SqlVacancyRepository"]
 DEFAULT_URL: Final = "sqlite:///twcert-vacancy.sqlite3"
 
 _BATCH = 2000
+_COPY_FROM = 50  # rows: below this an INSERT is as quick and keeps SQLAlchemy's error handling
 _RETRIES = 8
 _FLAG_FIELDS: Final = (
     "disability_eligible",
@@ -209,6 +210,7 @@ def _sqlite_setup(engine: Engine) -> None:
         cursor.execute("PRAGMA busy_timeout = 60000")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA cache_size = -65536")  # 64 MiB: index pages stay cached during imports
         with contextlib.suppress(Exception):  # read-only media: stay in the default journal mode
             cursor.execute("PRAGMA journal_mode = WAL")
         cursor.close()
@@ -398,7 +400,36 @@ class SqlVacancyRepository:
                     listed[i] = convert(listed[i])
                 picked = tuple(listed)
             values.append(picked)
-        connection.exec_driver_sql(sql, values)
+        if (
+            len(values) >= _COPY_FROM
+            and connection.dialect.name == "postgresql"
+            and connection.dialect.driver == "psycopg"
+        ):
+            self._copy(connection, table, columns, values)
+        else:
+            connection.exec_driver_sql(sql, values)
+
+    @staticmethod
+    def _copy(
+        connection: Connection, table: sa.Table, columns: tuple[str, ...], values: list[tuple[Any, ...]]
+    ) -> None:
+        """PostgreSQL's COPY, in the same transaction: several times faster than INSERTs for imports."""
+        preparer = connection.dialect.identifier_preparer
+        names = ", ".join(preparer.quote(c) for c in columns)
+        driver: Any = connection.connection.driver_connection
+        statement = f"COPY {preparer.format_table(table)} ({names}) FROM STDIN"
+        import psycopg  # present: the dialect's driver
+
+        try:
+            with driver.cursor() as cursor, cursor.copy(statement) as copy:
+                for row in values:
+                    copy.write_row(row)
+        except psycopg.IntegrityError as error:  # COPY bypasses SQLAlchemy's exception wrapping
+            raise VacancyExistsError(
+                "a vacancy of this import was stored concurrently", work_id="?"
+            ) from error
+        except psycopg.Error as error:
+            raise VacancyStorageError(f"COPY failed: {type(error).__name__}") from error
 
     def _replace(
         self, connection: Connection, current: Vacancy, new: Vacancy, records: Sequence[AuditRecord]
