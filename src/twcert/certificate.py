@@ -225,38 +225,44 @@ class TaiwanCertificate:
     # -- name-derived fields, decoded on first use ---------------------------------------------
 
     @cached_property
-    def _names(self) -> _Names:
-        try:
-            return _Names.of(self.certificate)
-        except ValueError as exc:
-            raise CertificateParseError(f"malformed subject or issuer name: {exc}") from exc
+    def _subject(self) -> _NameParts:
+        return _NameParts.of(self.certificate, "subject")
 
-    @property
+    @cached_property
+    def _issuer(self) -> _NameParts:
+        return _NameParts.of(self.certificate, "issuer")
+
+    @cached_property
     def subject(self) -> str:
         """Subject DN, RFC 4514 string (contains the holder's name: do not log it)."""
-        return self._names.subject
+        return self._subject.rfc4514()
 
-    @property
+    @cached_property
     def issuer(self) -> str:
-        return self._names.issuer
+        return self._issuer.rfc4514()
 
     @property
     def holder_name(self) -> str | None:
         """Subject CN (the citizen's name, or the agency/unit name); else the last OU, else O."""
-        return self._names.holder_name
+        parts = self._subject
+        if parts.cns:
+            return parts.cns[0]
+        if parts.ous:
+            return parts.ous[-1]
+        return parts.orgs[-1] if parts.orgs else None
 
     @property
     def subject_serial(self) -> str | None:
         """Subject serialNumber attribute (16 digits on MOICA cards; treated as opaque)."""
-        return self._names.subject_serial
+        return self._subject.serials[0] if self._subject.serials else None
 
     @property
     def subject_ous(self) -> tuple[str, ...]:
-        return self._names.subject_ous
+        return self._subject.ous
 
     @property
     def issuer_ou(self) -> str | None:
-        return self._names.issuer_ous[-1] if self._names.issuer_ous else None
+        return self._issuer.ous[-1] if self._issuer.ous else None
 
     @property
     def is_self_signed(self) -> bool:
@@ -271,13 +277,13 @@ class TaiwanCertificate:
         its issuer's OU (the OUs the GPKI CAs use, see :data:`twcert.oids.ISSUER_OU_FAMILY`)."""
         if self.known_issuer is not None:
             return self.known_issuer.family
-        names = self._names
         if self.is_ca:
-            own = oids.ISSUER_OU_FAMILY.get(names.subject_ous[-1] if names.subject_ous else "")
+            subject = self._subject
+            own = oids.ISSUER_OU_FAMILY.get(subject.ous[-1] if subject.ous else "")
             if own:
                 return CAFamily(own)
             if self.subject_der == self.issuer_der and any(
-                n.startswith(_GRCA_NAME) for n in names.subject_orgs_cns
+                n.startswith(_GRCA_NAME) for n in subject.orgs + subject.cns
             ):
                 return CAFamily.GRCA
         return CAFamily(oids.ISSUER_OU_FAMILY.get(self.issuer_ou or "", "UNKNOWN"))
@@ -294,7 +300,7 @@ class TaiwanCertificate:
             return True
         if self.known_issuer is not None:
             return self.known_issuer.family is CAFamily.GTESTCA
-        return self.family is CAFamily.GTESTCA or _TEST_CA_OU in self._names.issuer_ous
+        return self.family is CAFamily.GTESTCA or _TEST_CA_OU in self._issuer.ous
 
     def masked(self) -> dict[str, str | None]:
         """The identity fields with personal data masked, for logs and displays.
@@ -314,31 +320,35 @@ _TEST_CA_OU: Final = "政府測試憑證管理中心"
 
 
 @dataclass(frozen=True, slots=True)
-class _Names:
-    subject: str
-    issuer: str
-    holder_name: str | None
-    subject_serial: str | None
-    subject_ous: tuple[str, ...]
-    issuer_ous: tuple[str, ...]
-    subject_orgs_cns: tuple[str, ...]
+class _NameParts:
+    """The attributes of one Name that the GPKI fields use (building the cryptography ``Name``
+    costs ~25 µs, its RFC 4514 string as much again, so each is made only when asked for)."""
+
+    name: x509.Name
+    cns: tuple[str, ...]
+    ous: tuple[str, ...]
+    orgs: tuple[str, ...]
+    serials: tuple[str, ...]
 
     @classmethod
-    def of(cls, cert: x509.Certificate) -> _Names:
-        subject, issuer = cert.subject, cert.issuer
-        cns = _attr(subject, NameOID.COMMON_NAME)
-        ous = _attr(subject, NameOID.ORGANIZATIONAL_UNIT_NAME)
-        orgs = _attr(subject, NameOID.ORGANIZATION_NAME)
-        serials = _attr(subject, NameOID.SERIAL_NUMBER)
-        return cls(
-            subject=subject.rfc4514_string(),
-            issuer=issuer.rfc4514_string(),
-            holder_name=cns[0] if cns else (ous[-1] if ous else (orgs[-1] if orgs else None)),
-            subject_serial=serials[0] if serials else None,
-            subject_ous=tuple(ous),
-            issuer_ous=tuple(_attr(issuer, NameOID.ORGANIZATIONAL_UNIT_NAME)),
-            subject_orgs_cns=tuple(orgs + cns),
-        )
+    def of(cls, cert: x509.Certificate, which: str) -> _NameParts:
+        try:
+            name = cert.subject if which == "subject" else cert.issuer
+            return cls(
+                name,
+                tuple(_attr(name, NameOID.COMMON_NAME)),
+                tuple(_attr(name, NameOID.ORGANIZATIONAL_UNIT_NAME)),
+                tuple(_attr(name, NameOID.ORGANIZATION_NAME)),
+                tuple(_attr(name, NameOID.SERIAL_NUMBER)),
+            )
+        except ValueError as exc:
+            raise CertificateParseError(f"malformed {which} name: {exc}") from exc
+
+    def rfc4514(self) -> str:
+        try:
+            return self.name.rfc4514_string()
+        except ValueError as exc:
+            raise CertificateParseError(f"malformed name: {exc}") from exc
 
 
 def key_identifier(cert: x509.Certificate) -> bytes:

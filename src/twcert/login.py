@@ -218,14 +218,19 @@ class LoginService:
         cert = verified.certificate
         context.update(certificate_sha256=cert.sha256, certificate_serial=f"{cert.serial_number:x}")
         card_serial = signed.card_serial or verified.card_serial
+        pin_status = None
         if self.pin_ledger is not None and card_serial:
             # The card accepted the PIN (it signed), but a card the ledger holds locked stays
             # refused until an unblock is recorded, as the manual requires.
-            self.pin_ledger.check(card_serial, cert.family)
+            pin_status = self.pin_ledger.status(card_serial)
+            if pin_status.locked:
+                raise PinLockedError("card locked per the PIN ledger", unblock_url=unblock_url(cert.family))
         result = self.validator.validate(cert)
         context["family"] = result.family.value
-        if self.pin_ledger is not None and card_serial:
-            self.pin_ledger.store.reset(card_serial)
+        if self.pin_ledger is not None and card_serial and pin_status is not None and (
+            pin_status.tries_left != self.pin_ledger.limit
+        ):
+            self.pin_ledger.store.reset(card_serial)  # a success ends a run of failures
         if result.family is CAFamily.MOICA:
             return self._citizen(result, card_serial, account, now, context)
         if result.family in (CAFamily.GCA, CAFamily.GTESTCA):

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from asn1crypto import cms
+from asn1crypto import core as asn1_core
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
@@ -121,7 +122,6 @@ def _load_signed_data(data: bytes) -> cms.SignedData:
         if info["content_type"].native != "signed_data":
             raise SignatureParseError(f"CMS content type is {info['content_type'].native}, not signed_data")
         signed = info["content"]
-        signed.native  # noqa: B018 - forces a full parse now, so malformed bytes fail here
     except SignatureParseError:
         raise
     except Exception as exc:  # asn1crypto raises many types on malformed input
@@ -154,7 +154,7 @@ def verify_cms(
         raise
     except CertificateParseError as exc:
         raise SignatureParseError(f"certificate inside the CMS: {exc.detail}") from exc
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+    except Exception as exc:  # asn1crypto parses lazily: a malformed field fails on first access
         raise SignatureParseError(f"malformed CMS field: {type(exc).__name__}: {exc}") from exc
 
 
@@ -168,7 +168,7 @@ def _verify_signed_data(
     allow_sha1: bool,
 ) -> VerifiedSignature:
     encap = signed["encap_content_info"]
-    content = encap["content"].native if encap["content"].native is not None else None
+    content = encap["content"].native
     if content is None:
         raise SignatureMismatchError("CMS has no attached content (detached signatures are not accepted)")
     if not isinstance(content, bytes):
@@ -185,7 +185,8 @@ def _verify_signed_data(
     algorithm = _hash_for(str(digest_name), allow_sha1)
 
     signed_attrs = signer["signed_attrs"]
-    if not signed_attrs or signed_attrs.native is None or len(signed_attrs) == 0:
+    # (``.native`` on the whole attribute set would convert everything: far too slow per login.)
+    if isinstance(signed_attrs, asn1_core.Void) or len(signed_attrs) == 0:
         raise SignatureMismatchError("CMS signer has no signed attributes")
     attrs: dict[str, list[object]] = {}
     for attr in signed_attrs:
@@ -262,28 +263,30 @@ def _text(value: object) -> str | None:
     return None
 
 
+def _identifies(sid: cms.SignerIdentifier, cert: TaiwanCertificate) -> bool:
+    if sid.name == "issuer_and_serial_number":
+        ias = sid.chosen
+        return bool(
+            ias["serial_number"].native == cert.serial_number and ias["issuer"].dump() == cert.issuer_der
+        )
+    if sid.name == "subject_key_identifier":
+        return bool(sid.chosen.native == cert.subject_key_identifier)
+    return False
+
+
 def _find_signer(
     signed: cms.SignedData, signer: cms.SignerInfo, given: TaiwanCertificate | None
 ) -> TaiwanCertificate:
     sid = signer["sid"]
-    candidates: list[TaiwanCertificate] = []
     if given is not None:
-        candidates.append(given)
+        # The presented certificate (HiPKI certb64) must be the signer; the CMS copies are not
+        # even parsed then.
+        if not _identifies(sid, given):
+            raise SignatureMismatchError("CMS signer differs from the certificate presented (certb64)")
+        return given
     for choice in signed["certificates"] or ():
         if choice.name == "certificate":
-            candidates.append(load_certificate(choice.chosen.dump()))
-    for cert in candidates:
-        if sid.name == "issuer_and_serial_number":
-            ias = sid.chosen
-            if (
-                ias["serial_number"].native == cert.serial_number
-                and ias["issuer"].dump() == cert.certificate.issuer.public_bytes()
-            ):
-                break
-        elif sid.name == "subject_key_identifier" and sid.chosen.native == cert.subject_key_identifier:
-            break
-    else:
-        raise SignatureMismatchError("the signer's certificate is not the one presented")
-    if given is not None and cert != given:
-        raise SignatureMismatchError("CMS signer differs from the certificate presented (certb64)")
-    return cert
+            cert = load_certificate(choice.chosen.dump())
+            if _identifies(sid, cert):
+                return cert
+    raise SignatureMismatchError("the signer's certificate is not in the CMS")

@@ -20,7 +20,11 @@ from twcert.testing import Issued
 from twcert.testing.fixtures import FixtureSet
 
 TBS = b"twcert-login/1 https://jobs.example.gov.tw abc123 bm9uY2U"
-NOW = dt.datetime.now(dt.UTC)  # OpenSSL and cryptography stamp signingTime with the wall clock
+
+
+def _wall() -> dt.datetime:
+    # OpenSSL and cryptography stamp signingTime with the wall clock at signing time.
+    return dt.datetime.now(dt.UTC)
 
 
 @pytest.fixture(scope="module")
@@ -80,15 +84,17 @@ def builder_cms(
 
 
 def test_openssl_cms_sign_verifies(files: Path, signer: Issued) -> None:
-    result = verify_cms(openssl_cms(files), TBS, now=NOW, require_signing_time=True)
+    der = openssl_cms(files)
+    now = _wall()
+    result = verify_cms(der, TBS, now=now, require_signing_time=True)
     assert result.kind == "PKCS7" and result.hash_algorithm == "sha256"
     assert result.certificate.der == signer.der
-    assert result.signing_time is not None and abs(result.signing_time - NOW) < dt.timedelta(minutes=1)
+    assert result.signing_time is not None and abs(result.signing_time - now) < dt.timedelta(minutes=1)
 
 
 def test_cryptography_builder_verifies(signer: Issued) -> None:
     cert = load_certificate(signer.der)
-    result = verify_cms(builder_cms(signer), TBS, certificate=cert, now=NOW, require_signing_time=True)
+    result = verify_cms(builder_cms(signer), TBS, certificate=cert, now=_wall(), require_signing_time=True)
     assert result.certificate == cert
 
 
@@ -120,24 +126,24 @@ def test_openssl_verify_agrees_on_our_accepted_signatures(
         )
         assert result.returncode == 0, result.stderr
         assert result.stdout == TBS
-        verify_cms(der, TBS, now=NOW)
+        verify_cms(der, TBS, now=_wall())
 
 
 def test_content_must_be_the_issued_challenge(files: Path, signer: Issued) -> None:
     with pytest.raises(SignatureMismatchError, match="differs"):
-        verify_cms(openssl_cms(files), TBS + b"x", now=NOW)
+        verify_cms(openssl_cms(files), TBS + b"x", now=_wall())
     with pytest.raises(SignatureMismatchError, match="differs"):
-        verify_cms(builder_cms(signer, b"other"), TBS, now=NOW)
+        verify_cms(builder_cms(signer, b"other"), TBS, now=_wall())
 
 
 def test_detached_and_attribute_less_signatures_are_refused(files: Path, signer: Issued) -> None:
     detached = builder_cms(signer, TBS, pkcs7.PKCS7Options.DetachedSignature)
     with pytest.raises(SignatureMismatchError, match="attached"):
-        verify_cms(detached, TBS, now=NOW)
+        verify_cms(detached, TBS, now=_wall())
     with pytest.raises(SignatureMismatchError, match="signed attributes"):
-        verify_cms(openssl_cms(files, "-noattr"), TBS, now=NOW)
+        verify_cms(openssl_cms(files, "-noattr"), TBS, now=_wall())
     with pytest.raises(SignatureMismatchError, match="signed attributes"):
-        verify_cms(builder_cms(signer, TBS, pkcs7.PKCS7Options.NoAttributes), TBS, now=NOW)
+        verify_cms(builder_cms(signer, TBS, pkcs7.PKCS7Options.NoAttributes), TBS, now=_wall())
 
 
 def test_two_signers_are_refused(files: Path, fixture_set: FixtureSet) -> None:
@@ -146,34 +152,34 @@ def test_two_signers_are_refused(files: Path, fixture_set: FixtureSet) -> None:
     (files / "key2.pem").write_bytes(other.key_pem)
     der = openssl_cms(files, "-signer", str(files / "cert2.pem"), "-inkey", str(files / "key2.pem"))
     with pytest.raises(SignatureMismatchError, match="exactly one signer"):
-        verify_cms(der, TBS, now=NOW)
+        verify_cms(der, TBS, now=_wall())
 
 
 def test_tampered_signature_value(signer: Issued) -> None:
     der = bytearray(builder_cms(signer))
     der[-5] ^= 0x01  # inside the signature value, the last field of the SignerInfo
     with pytest.raises(SignatureMismatchError):
-        verify_cms(bytes(der), TBS, now=NOW)
+        verify_cms(bytes(der), TBS, now=_wall())
 
 
 def test_signing_time_skew(signer: Issued) -> None:
     der = builder_cms(signer)
     with pytest.raises(SignatureMismatchError, match="skew"):
-        verify_cms(der, TBS, now=NOW + dt.timedelta(hours=1), require_signing_time=True)
-    verify_cms(der, TBS, now=NOW + dt.timedelta(hours=1), require_signing_time=False)
+        verify_cms(der, TBS, now=_wall() + dt.timedelta(hours=1), require_signing_time=True)
+    verify_cms(der, TBS, now=_wall() + dt.timedelta(hours=1), require_signing_time=False)
 
 
 def test_sha1_needs_opting_in(files: Path, signer: Issued) -> None:
     der = openssl_cms(files, "-md", "sha1")
     with pytest.raises(SignatureMismatchError, match="SHA-1"):
-        verify_cms(der, TBS, now=NOW)
-    assert verify_cms(der, TBS, now=NOW, allow_sha1=True).hash_algorithm == "sha1"
+        verify_cms(der, TBS, now=_wall())
+    assert verify_cms(der, TBS, now=_wall(), allow_sha1=True).hash_algorithm == "sha1"
 
 
 def test_presented_certificate_must_be_the_signer(signer: Issued, fixture_set: FixtureSet) -> None:
     other = load_certificate(fixture_set.issued("citizen-chen").der)
     with pytest.raises(SignatureMismatchError):
-        verify_cms(builder_cms(signer), TBS, certificate=other, now=NOW)
+        verify_cms(builder_cms(signer), TBS, certificate=other, now=_wall())
 
 
 def test_pkcs1(signer: Issued, fixture_set: FixtureSet) -> None:
@@ -196,7 +202,7 @@ def test_pkcs1(signer: Issued, fixture_set: FixtureSet) -> None:
 @given(st.binary(max_size=3000))
 def test_arbitrary_bytes_only_raise_signature_errors(data: bytes) -> None:
     try:
-        verify_cms(data, TBS, now=NOW)
+        verify_cms(data, TBS, now=_wall())
     except (SignatureParseError, SignatureMismatchError):
         pass
 
@@ -216,6 +222,6 @@ def test_mutated_cms_only_raises_signature_errors(flips: list[tuple[int, int]], 
     for pos, mask in flips:
         data[pos] ^= mask
     try:
-        verify_cms(bytes(data[: max(cut, 1)] if cut < len(_SEED) // 2 else data), TBS, now=NOW)
+        verify_cms(bytes(data[: max(cut, 1)] if cut < len(_SEED) // 2 else data), TBS, now=_wall())
     except (SignatureParseError, SignatureMismatchError):
         pass

@@ -1,0 +1,152 @@
+"""A whole login — ``LoginService.complete`` — against the same-run floor.
+
+    python benchmarks/login.py [--entries 1000000] [--logins 2000]
+
+Set-up: SQLite stores in a temporary file (WAL), the citizen already bound to an account (the
+"later login, PIN only" case of the manual), the issuing CA's CRL of ``--entries`` serials
+indexed. Each measured login issues a challenge, signs it as the card would (outside the timed
+region), and times ``complete`` — nonce consumed in SQLite, HiPKI response parsed, signature and
+certificate verified, ledger checked and reset, binding and personnel read.
+
+The floor is the least any correct login costs: parse the leaf and two RSA-2048 verifications
+(the CA's signature on the leaf, the card's signature over the challenge).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime as dt
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.serialization import pkcs7
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import fmt, machine, per_call
+
+from twcert import LoginService, load_certificate
+from twcert.agency import AgencyResolver
+from twcert.audit import MemoryAuditSink
+from twcert.binding import Binding, binding_key
+from twcert.personnel import Person
+from twcert.pin import PinAttemptLedger
+from twcert.revocation import CRLCache, RevocationChecker
+from twcert.stores.sql import SqlStores
+from twcert.testing import build_crl, random_serials
+from twcert.testing.fixtures import FixtureSet
+from twcert.validation import Validator
+
+ROOT = Path(__file__).resolve().parent.parent
+ORIGIN = "https://jobs.example.gov.tw"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--entries", type=int, default=1_000_000)
+    parser.add_argument("--logins", type=int, default=2000)
+    args = parser.parse_args()
+
+    fs = FixtureSet.load(ROOT / "fixtures" / "gpki")
+    now = fs.now
+    moica = fs.pki.cas["MOICA2"]
+    issued = fs.issued("citizen-wang")
+    card_serial = fs.certificates["citizen-wang"]["card_serial"]
+    print(f"machine: {machine()}")
+    print(f"CRL of {args.entries:,} entries …", flush=True)
+    crl = build_crl(
+        moica,
+        random_serials(args.entries),
+        this_update=now - dt.timedelta(days=1),
+        next_update=now + dt.timedelta(days=6),
+    )
+    cache = CRLCache()
+    cache.preload(crl, load_certificate(moica.der), url=moica.complete_crl_url)
+    validator = Validator(
+        fs.pki.trust_store(),
+        clock=lambda: now,
+        ca_crls=[fs.crl("GRCA2-arl")],
+        checker=RevocationChecker(crls=cache, fetch_on_demand=False),
+    )
+
+    with tempfile.TemporaryDirectory() as tmp:
+        stores = SqlStores(f"sqlite:///{tmp}/login.db")
+        stores.personnel.upsert([Person("wang.xm", "A123456789", "王小明", True, "A09000000E")])
+        cert = load_certificate(issued.der)
+        stores.bindings.bind(Binding(binding_key(cert), "wang.xm", now, cert.sha256))
+        service = LoginService(
+            validator=validator,
+            nonces=stores.nonces,
+            personnel=stores.personnel,
+            bindings=stores.bindings,
+            agencies=AgencyResolver(stores.agencies),
+            pin_ledger=PinAttemptLedger(stores.pin_counters),
+            audit=MemoryAuditSink(),
+            clock=lambda: now,
+        )
+        certb64 = base64.b64encode(issued.der).decode()
+
+        def response(challenge_tbs: bytes, kind: str) -> dict[str, object]:
+            if kind == "PKCS7":
+                sig = (
+                    pkcs7.PKCS7SignatureBuilder()
+                    .set_data(challenge_tbs)
+                    .add_signer(issued.certificate, issued.key, hashes.SHA256())
+                    .sign(serialization.Encoding.DER, [])
+                )
+            else:
+                sig = issued.key.sign(challenge_tbs, padding.PKCS1v15(), hashes.SHA256())
+            return {
+                "func": "sign",
+                "ret_code": 0,
+                "last_error": 0,
+                "signature": base64.b64encode(sig).decode(),
+                "certb64": certb64,
+                "cardSN": card_serial,
+            }
+
+        results = {}
+        for kind in ("PKCS1", "PKCS7"):
+            prepared = []
+            for _ in range(args.logins):
+                challenge = service.issue_challenge("bench-session", ORIGIN)
+                prepared.append((challenge.id, response(challenge.tbs, kind)))
+            samples = []
+            for challenge_id, resp in prepared:
+                start = time.perf_counter()
+                principal = service.complete(challenge_id, resp, session_id="bench-session", origin=ORIGIN)
+                samples.append(time.perf_counter() - start)
+            assert principal.account == "wang.xm"
+            results[kind] = statistics.median(samples)
+        stores.dispose()
+
+    leaf_der = issued.der
+    challenge = b"x" * 80
+    card_sig = issued.key.sign(challenge, padding.PKCS1v15(), hashes.SHA256())
+    ca_public = moica.certificate.public_key()
+
+    def floor() -> None:
+        leaf = x509.load_der_x509_certificate(leaf_der)
+        key = leaf.public_key()
+        ca_public.verify(leaf.signature, leaf.tbs_certificate_bytes, padding.PKCS1v15(), hashes.SHA256())  # type: ignore[union-attr, call-arg, arg-type]
+        key.verify(card_sig, challenge, padding.PKCS1v15(), hashes.SHA256())  # type: ignore[union-attr, call-arg, arg-type]
+
+    t_floor = per_call(floor)
+    print(f"\nCRL entries: {args.entries:,}; logins measured per kind: {args.logins:,} (median)")
+    print(f"{'measure':58s} {'per login':>10s} {'per second':>11s} {'of floor':>9s}")
+    print(
+        f"{'floor: parse leaf + 2 RSA-2048 verifies':58s} {fmt(t_floor):>10s} {1 / t_floor:>11,.0f} {'100%':>9s}"
+    )
+    for kind, seconds in results.items():
+        name = f"LoginService.complete, SQLite stores, HiPKI {kind}"
+        print(f"{name:58s} {fmt(seconds):>10s} {1 / seconds:>11,.0f} {t_floor / seconds:>9.0%}")
+
+
+if __name__ == "__main__":
+    main()
