@@ -243,11 +243,12 @@ def login() -> BaseResponse:
 @_catalogued
 def first_use() -> BaseResponse:
     state = get_state()
+    if request.method == "POST":
+        verify_post(state.settings.origin)
     if not isinstance(session.get(PENDING_KEY), str):
         raise FirstUseExpiredError("no pending first login in this session")
     if request.method == "GET":
         return _first_use_form(None)
-    verify_post(state.settings.origin)
     account = _account(_payload().get("account"))
     if account is None:
         # Nothing spent: the pending entry stays for the next try.
