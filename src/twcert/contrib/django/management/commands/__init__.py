@@ -1,0 +1,1 @@
+"""``twcert_inspect``, ``twcert_load_orglist``, ``twcert_purge``."""

@@ -1,0 +1,485 @@
+"""The manual's login flows through Django's test client: the page's requests, real CMS signatures
+from the fixture PKI's card keys, the Django ORM stores (and once each Redis and PostgreSQL)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import override_settings
+
+from twcert.contrib.django import models
+from twcert.testing.fixtures import PEOPLE, FixtureSet
+
+from . import settings as test_settings
+from .cards import (
+    CKR_PIN_INCORRECT,
+    CKR_PIN_LOCKED,
+    GCA_UNBLOCK,
+    MOICA_UNBLOCK,
+    ONE_TRY_LEFT,
+    TWO_TRIES_LEFT,
+    Browser,
+    signed,
+)
+
+WANG_CARD = "TP00000000000001"
+
+
+@pytest.fixture
+def browser(fixture_set: FixtureSet) -> Browser:
+    return Browser(fixture_set)
+
+
+def error_of(response: Any) -> dict[str, Any]:
+    body = response.json()
+    assert body["ok"] is False
+    return dict(body["error"])
+
+
+def assert_logged_out(browser: Browser) -> None:
+    response = browser.home()
+    assert response.status_code == 302 and response["Location"].startswith("/login/card/")
+
+
+# ------------------------------------------------------------------ the page and the challenge
+
+
+def test_login_page_is_traditional_chinese_and_sets_the_csrf_cookie(browser: Browser) -> None:
+    response = browser.open_page()
+    html = response.content.decode()
+    assert "以自然人憑證或機關憑證登入" in html and "PIN碼" in html and 'lang="zh-Hant-TW"' in html
+    assert "csrftoken" in browser.client.cookies
+    config = json.loads(
+        html.split('id="twcert-config" type="application/json">', 1)[1].split("</script>", 1)[0]
+    )
+    assert config["challenge_url"] == "/login/card/challenge/"
+    assert config["login_url"] == "/login/card/login/"
+    assert config["first_use_url"] == "/login/card/first-use/"
+    assert config["hipki_url"] == "http://localhost:61161"
+    assert config["signature_type"] == "PKCS7" and config["first_use"] is False
+    assert config["messages"]["signer_unavailable"]["code"] == "LOCAL_SIGNER_UNAVAILABLE"
+    # The account field appears only for a first use.
+    assert 'id="twcert-account-row" hidden' in html
+
+
+def test_challenge_creates_the_session_and_is_bound_to_it_and_the_origin(browser: Browser) -> None:
+    browser.open_page()
+    assert "sessionid" not in browser.client.cookies
+    issued = browser.challenge()
+    session_key = browser.client.cookies["sessionid"].value
+    assert session_key
+    assert issued["tbs"].split(" ")[:3] == [
+        "twcert-login/1",
+        "https://jobs.example.gov.tw",
+        issued["challenge_id"],
+    ]
+    assert issued["signature_type"] == "PKCS7" and issued["hash_algorithm"] == "SHA256"
+    expires = dt.datetime.fromisoformat(issued["expires_at"])
+    assert expires - test_settings.FIXTURE_NOW == dt.timedelta(minutes=5)
+    row = models.Challenge.objects.get(challenge_id=issued["challenge_id"])
+    # Only a hash of the session id is stored.
+    assert row.session_hash == hashlib.sha256(session_key.encode()).hexdigest()
+    assert session_key not in (row.session_hash, row.origin) and row.used_at is None
+    assert row.origin == "https://jobs.example.gov.tw"
+
+
+# ------------------------------------------------------------------ citizen cards
+
+
+def test_citizen_first_use_with_account_then_pin_only(browser: Browser, fixture_set: FixtureSet) -> None:
+    first = browser.login("citizen-wang")
+    assert first.status_code == 401
+    error = error_of(first)
+    assert error["code"] == "ACCOUNT_REQUIRED"
+    assert "首次" in error["message_zh"] and "身分證統一編號" in error["message_zh"]
+    assert error["message_en"] and error["action_zh"] and error["action_en"]
+    assert first.json()["first_use"] is True and first.json()["first_use_url"] == "/login/card/first-use/"
+    assert_logged_out(browser)
+
+    form = browser.client.get("/login/card/first-use/", secure=True)
+    assert form.status_code == 200
+    assert 'id="twcert-account-row" hidden' not in form.content.decode()
+
+    done = browser.login("citizen-wang", account="wang.xm", step="first-use")
+    assert done.status_code == 200, done.content
+    body = done.json()
+    assert body["ok"] is True and body["redirect"] == "/home/"
+    assert body["principal"] == {
+        "kind": "citizen",
+        "principal_id": "wang.xm",
+        "account": "wang.xm",
+        "agency_code": "A09000000E",
+        "agency_name": None,
+        "first_use": True,
+    }
+    home = browser.home()
+    assert home.status_code == 200
+    assert home.json()["username"] == "wang.xm"
+    assert home.json()["principal"]["kind"] == "citizen" and home.json()["principal"]["account"] == "wang.xm"
+    binding = models.Binding.objects.get()
+    assert binding.account == "wang.xm" and binding.identity.startswith("MOICA:serial:")
+    user = get_user_model().objects.get(username="wang.xm")
+    assert not user.has_usable_password()
+
+    # Later: a new browser session, the PIN only (a signature), no account.
+    later = Browser(fixture_set)
+    again = later.login("citizen-wang")
+    assert again.status_code == 200, again.content
+    assert again.json()["principal"]["first_use"] is False
+    assert later.home().json()["username"] == "wang.xm"
+    assert get_user_model().objects.count() == 1
+
+
+def test_first_use_with_the_national_id_instead_of_the_account(browser: Browser) -> None:
+    chen = next(p for p in PEOPLE if p.account == "chen.ml")
+    response = browser.login("citizen-chen", account=chen.national_id.lower(), step="first-use")
+    assert response.status_code == 200, response.content
+    assert response.json()["principal"]["account"] == "chen.ml"
+
+
+def test_first_use_step_without_an_account_asks_for_it(browser: Browser) -> None:
+    response = browser.login("citizen-wang", account="  ", step="first-use")
+    assert response.status_code == 401 and error_of(response)["code"] == "ACCOUNT_REQUIRED"
+    assert_logged_out(browser)
+
+
+@pytest.mark.parametrize(
+    ("card", "account", "code", "text"),
+    [
+        (
+            "citizen-wang",
+            "nobody",
+            "ACCOUNT_NOT_FOUND",
+            "您輸入的帳號或身分證統一編號不存在人事資料庫中，無法登入。",
+        ),
+        ("citizen-lin-left-service", "lin.zh", "NOT_IN_SERVICE", "卸職"),
+        ("citizen-wang", "chen.ml", "HOLDER_MISMATCH", "您輸入的帳號與自然人憑證持有人非同一人，無法登入。"),
+    ],
+)
+def test_first_use_refusals(browser: Browser, card: str, account: str, code: str, text: str) -> None:
+    response = browser.login(card, account=account, step="first-use")
+    assert response.status_code == 403
+    error = error_of(response)
+    assert error["code"] == code and text in error["message_zh"]
+    assert error["message_en"] and error["action_zh"]
+    assert not models.Binding.objects.exists()
+    assert_logged_out(browser)
+
+
+def test_revoked_certificate_is_refused_with_the_manual_sentence(browser: Browser) -> None:
+    response = browser.login("citizen-revoked", account="wang.xm")
+    assert response.status_code == 403
+    error = error_of(response)
+    assert error["code"] == "CERT_REVOKED"
+    assert error["message_zh"].startswith("插入之自然人憑證或機關憑證無效")
+
+
+# ------------------------------------------------------------------ agency cards
+
+
+def test_agency_card_logs_in_as_its_agency(browser: Browser) -> None:
+    response = browser.login("agency-dgpa")
+    assert response.status_code == 200, response.content
+    principal = response.json()["principal"]
+    assert principal["kind"] == "agency" and principal["agency_code"] == "A09000000E"
+    assert principal["agency_name"] == "行政院人事行政總處" and principal["account"] is None
+    home = browser.home().json()
+    assert home["username"] == "agency-A09000000E" and home["principal"]["agency_code"] == "A09000000E"
+
+
+def test_test_agency_card_is_refused(browser: Browser) -> None:
+    response = browser.login("agency-test")
+    assert response.status_code == 403
+    error = error_of(response)
+    assert error["code"] == "CERT_TEST" and error["message_zh"] == "請勿使用測試之機關憑證登入。"
+    assert_logged_out(browser)
+
+
+def test_agency_code_not_in_the_table_is_refused(browser: Browser) -> None:
+    response = browser.login("agency-unlisted")
+    assert response.status_code == 403
+    error = error_of(response)
+    assert error["code"] == "AGENCY_CODE_UNKNOWN"
+    assert "ZZ9990000X" in error["message_zh"] and "不存在機關代碼檔中" in error["message_zh"]
+    assert_logged_out(browser)
+
+
+# ------------------------------------------------------------------ PIN tries and the lock
+
+
+def test_wrong_pins_count_down_then_the_card_locks_with_the_moica_unblock_address(browser: Browser) -> None:
+    first = browser.wrong_pin("citizen-wang", TWO_TRIES_LEFT)
+    assert first.status_code == 401
+    assert error_of(first)["code"] == "PIN_INCORRECT" and first.json()["tries_left"] == 2
+    assert "2" in error_of(first)["message_zh"] and "3次將鎖卡" in error_of(first)["message_zh"]
+    second = browser.wrong_pin("citizen-wang", ONE_TRY_LEFT)
+    assert second.status_code == 401 and second.json()["tries_left"] == 1
+    third = browser.wrong_pin("citizen-wang", CKR_PIN_LOCKED)
+    assert third.status_code == 403
+    locked = error_of(third)
+    assert locked["code"] == "PIN_LOCKED" and locked["action_url"] == MOICA_UNBLOCK
+    assert MOICA_UNBLOCK in locked["message_zh"] and "鎖" in locked["message_zh"]
+    assert MOICA_UNBLOCK in locked["action_zh"]
+    assert models.PinFailure.objects.get(card=WANG_CARD).failures == 3
+    # Even a correct PIN (a good signature) stays refused until the unblock is recorded.
+    after = browser.login("citizen-wang", account="wang.xm")
+    assert after.status_code == 403 and error_of(after)["code"] == "PIN_LOCKED"
+    assert_logged_out(browser)
+
+
+def test_ledger_counts_wrong_pins_without_a_counter_and_an_unblock_reopens_the_card(browser: Browser) -> None:
+    tries = [browser.wrong_pin("citizen-wang", CKR_PIN_INCORRECT) for _ in range(3)]
+    assert [t.json().get("tries_left") for t in tries[:2]] == [2, 1]
+    assert tries[2].status_code == 403 and error_of(tries[2])["code"] == "PIN_LOCKED"
+    # The admin's "unblocked at MOICA" action deletes the record.
+    models.PinFailure.objects.filter(card=WANG_CARD).delete()
+    assert browser.login("citizen-wang", account="wang.xm").status_code == 200
+
+
+def test_a_right_pin_after_wrong_ones_resets_the_count(browser: Browser, fixture_set: FixtureSet) -> None:
+    browser.wrong_pin("citizen-wang", CKR_PIN_INCORRECT)
+    browser.wrong_pin("citizen-wang", CKR_PIN_INCORRECT)
+    assert browser.login("citizen-wang", account="wang.xm").status_code == 200
+    assert not models.PinFailure.objects.filter(card=WANG_CARD).exists()
+    again = Browser(fixture_set).wrong_pin("citizen-wang", CKR_PIN_INCORRECT)
+    assert again.json()["tries_left"] == 2
+
+
+def test_locked_agency_card_points_to_the_gca_unblock_page(browser: Browser) -> None:
+    response = browser.wrong_pin("agency-dgpa", CKR_PIN_LOCKED)
+    assert response.status_code == 403 and error_of(response)["action_url"] == GCA_UNBLOCK
+
+
+# ------------------------------------------------------------------ CSRF, replay, session and origin binding
+
+
+def test_posts_without_the_csrf_token_are_refused(browser: Browser, fixture_set: FixtureSet) -> None:
+    browser.open_page()
+    no_token = {"HTTP_ORIGIN": browser.origin}
+    assert browser.client.post("/login/card/challenge/", secure=True, **no_token).status_code == 403
+    issued = browser.challenge()
+    body = json.dumps(
+        {
+            "challenge_id": issued["challenge_id"],
+            "response": signed(fixture_set, "agency-dgpa", issued["tbs"]),
+        }
+    )
+    refused = browser.client.post(
+        "/login/card/login/", body, content_type="application/json", secure=True, **no_token
+    )
+    assert refused.status_code == 403
+    wrong = browser.client.post(
+        "/login/card/login/",
+        body,
+        content_type="application/json",
+        secure=True,
+        HTTP_X_CSRFTOKEN="x" * 32,
+        **no_token,
+    )
+    assert wrong.status_code == 403
+    # A cross-site page's POST (foreign Origin) is refused even with the token.
+    foreign = browser.post_json("/login/card/login/", json.loads(body), HTTP_ORIGIN="https://evil.example")
+    assert foreign.status_code == 403
+    assert_logged_out(browser)
+    # The challenge was never consumed by the refused requests.
+    assert browser.post_json("/login/card/login/", json.loads(body)).status_code == 200
+
+
+def test_a_replayed_challenge_is_refused(browser: Browser, fixture_set: FixtureSet) -> None:
+    issued = browser.challenge()
+    body = {
+        "challenge_id": issued["challenge_id"],
+        "response": signed(fixture_set, "agency-dgpa", issued["tbs"]),
+    }
+    assert browser.post_json("/login/card/login/", body).status_code == 200
+    replay = browser.post_json("/login/card/login/", body)
+    assert replay.status_code == 401
+    error = error_of(replay)
+    assert error["code"] == "CHALLENGE_REPLAYED" and "已使用過" in error["message_zh"]
+
+
+def test_a_challenge_completed_from_another_session_is_refused(fixture_set: FixtureSet) -> None:
+    victim, attacker = Browser(fixture_set), Browser(fixture_set)
+    issued = victim.challenge()
+    body = {
+        "challenge_id": issued["challenge_id"],
+        "response": signed(fixture_set, "agency-dgpa", issued["tbs"]),
+    }
+    response = attacker.post_json("/login/card/login/", body)
+    assert response.status_code == 401 and error_of(response)["code"] == "CHALLENGE_MISMATCH"
+    assert_logged_out(attacker)
+    assert victim.post_json("/login/card/login/", body).status_code == 401  # consumed: single use
+
+
+def test_a_challenge_completed_on_another_site_is_refused(browser: Browser, fixture_set: FixtureSet) -> None:
+    issued = browser.challenge()
+    body = {
+        "challenge_id": issued["challenge_id"],
+        "response": signed(fixture_set, "agency-dgpa", issued["tbs"]),
+    }
+    other = "https://other.example.gov.tw"
+    response = browser.post_json(
+        "/login/card/login/", body, HTTP_HOST="other.example.gov.tw", HTTP_ORIGIN=other
+    )
+    assert response.status_code == 401
+    error = error_of(response)
+    assert error["code"] == "CHALLENGE_MISMATCH" and "不符" in error["message_zh"]
+
+
+def test_an_expired_challenge_is_refused(browser: Browser, fixture_set: FixtureSet) -> None:
+    issued = browser.challenge()
+    test_settings.NOW[0] += dt.timedelta(minutes=6)
+    body = {
+        "challenge_id": issued["challenge_id"],
+        "response": signed(fixture_set, "agency-dgpa", issued["tbs"]),
+    }
+    response = browser.post_json("/login/card/login/", body)
+    assert response.status_code == 401 and error_of(response)["code"] == "CHALLENGE_EXPIRED"
+    assert "逾時" in error_of(response)["message_zh"]
+
+
+def test_a_signature_over_another_challenge_is_refused(browser: Browser, fixture_set: FixtureSet) -> None:
+    issued = browser.challenge()
+    other = browser.challenge()
+    body = {
+        "challenge_id": issued["challenge_id"],
+        "response": signed(fixture_set, "agency-dgpa", other["tbs"]),
+    }
+    response = browser.post_json("/login/card/login/", body)
+    assert response.status_code == 401 and error_of(response)["code"] == "SIGNATURE_INVALID"
+
+
+def test_challenge_id_defaults_to_the_sessions_last_challenge(
+    browser: Browser, fixture_set: FixtureSet
+) -> None:
+    issued = browser.challenge()
+    response = browser.post_json(
+        "/login/card/login/", {"response": signed(fixture_set, "agency-dgpa", issued["tbs"])}
+    )
+    assert response.status_code == 200, response.content
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json",
+        json.dumps([1, 2]),
+        json.dumps({"challenge_id": "CID"}),
+        json.dumps({"challenge_id": "CID", "response": {"no": "ret_code"}}),
+        json.dumps({"challenge_id": "CID", "response": {"ret_code": 0, "signature": 5}}),
+    ],
+)
+def test_malformed_posts_get_the_catalogued_error_not_a_traceback(browser: Browser, body: str) -> None:
+    issued = browser.challenge()
+    response = browser.client.post(
+        "/login/card/login/",
+        body.replace("CID", issued["challenge_id"]),
+        content_type="application/json",
+        secure=True,
+        HTTP_X_CSRFTOKEN=browser.csrf(),
+        HTTP_ORIGIN=browser.origin,
+    )
+    assert response.status_code == 400
+    assert error_of(response)["code"] == "RESPONSE_MALFORMED"
+    assert "Traceback" not in response.content.decode()
+
+
+def test_login_and_first_use_accept_only_post(browser: Browser) -> None:
+    assert browser.client.get("/login/card/login/", secure=True).status_code == 405
+    assert browser.client.get("/login/card/challenge/", secure=True).status_code == 405
+
+
+# ------------------------------------------------------------------ the HTML (form POST) variant
+
+
+def _form_post(browser: Browser, card: str, **extra: str) -> Any:
+    issued = browser.challenge()
+    data = {
+        "csrfmiddlewaretoken": browser.csrf(),
+        "challenge_id": issued["challenge_id"],
+        "response": json.dumps(signed(browser.fs, card, issued["tbs"])),
+        **extra,
+    }
+    return browser.client.post("/login/card/login/", data, secure=True, HTTP_ORIGIN=browser.origin)
+
+
+def test_form_post_renders_the_error_page_in_chinese(browser: Browser) -> None:
+    response = _form_post(browser, "agency-test")
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert "請勿使用測試之機關憑證登入。" in html and "CERT_TEST" in html and 'lang="en"' in html
+    assert "Traceback" not in html
+
+
+def test_form_post_first_use_error_links_to_the_first_use_page(browser: Browser) -> None:
+    response = _form_post(browser, "citizen-wang")
+    assert response.status_code == 401
+    assert 'href="/login/card/first-use/"' in response.content.decode()
+
+
+def test_form_post_redirects_to_a_safe_next_only(browser: Browser) -> None:
+    assert _form_post(browser, "agency-dgpa", next="/home/?tab=1")["Location"] == "/home/?tab=1"
+    assert _form_post(browser, "agency-dgpa", next="https://evil.example/")["Location"] == "/home/"
+
+
+# ------------------------------------------------------------------ other stores
+
+
+def test_login_flow_with_redis_nonce_and_pin_stores(fixture_set: FixtureSet, redis_url: str) -> None:
+    import redis
+
+    prefix = f"twcert-django-test:{uuid.uuid4().hex}:"
+    client = redis.Redis.from_url(redis_url)
+    try:
+        with override_settings(
+            TWCERT={
+                **test_settings.TWCERT,
+                "NONCE_STORE": redis_url,
+                "PIN_STORE": redis_url,
+                "REDIS_PREFIX": prefix,
+            }
+        ):
+            browser = Browser(fixture_set)
+            issued = browser.challenge()
+            assert client.exists(f"{prefix}challenge:{issued['challenge_id']}")
+            assert not models.Challenge.objects.exists()
+            body = {
+                "challenge_id": issued["challenge_id"],
+                "response": signed(fixture_set, "citizen-wang", issued["tbs"]),
+            }
+            assert error_of(browser.post_json("/login/card/login/", body))["code"] == "ACCOUNT_REQUIRED"
+            assert error_of(browser.post_json("/login/card/login/", body))["code"] == "CHALLENGE_REPLAYED"
+            assert browser.login("citizen-wang", account="wang.xm", step="first-use").status_code == 200
+            other = Browser(fixture_set)
+            assert other.wrong_pin("citizen-wang", CKR_PIN_INCORRECT).json()["tries_left"] == 2
+            assert int(client.get(f"{prefix}pin-failures:{WANG_CARD}") or 0) == 1
+            assert not models.PinFailure.objects.exists()
+            other.wrong_pin("citizen-wang", CKR_PIN_INCORRECT)
+            locked = other.wrong_pin("citizen-wang", CKR_PIN_INCORRECT)
+            assert (
+                error_of(locked)["code"] == "PIN_LOCKED" and error_of(locked)["action_url"] == MOICA_UNBLOCK
+            )
+    finally:
+        keys = list(client.scan_iter(match=f"{prefix}*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+
+def test_login_flow_with_the_stores_in_postgresql(fixture_set: FixtureSet, pg_clean: str) -> None:
+    with override_settings(TWCERT={**test_settings.TWCERT, "DATABASE": pg_clean}):
+        browser = Browser(fixture_set)
+        assert error_of(browser.login("citizen-wang"))["code"] == "ACCOUNT_REQUIRED"
+        assert browser.login("citizen-wang", account="wang.xm", step="first-use").status_code == 200
+        assert models.Binding.objects.using(pg_clean).get().account == "wang.xm"
+        assert not models.Binding.objects.using("default").exists()
+        assert Browser(fixture_set).login("citizen-wang").status_code == 200
+        assert error_of(Browser(fixture_set).login("agency-unlisted"))["code"] == "AGENCY_CODE_UNKNOWN"
+        assert Browser(fixture_set).wrong_pin("agency-dgpa", CKR_PIN_INCORRECT).json()["tries_left"] == 2
+        assert models.PinFailure.objects.using(pg_clean).get().failures == 1
