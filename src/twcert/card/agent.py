@@ -535,15 +535,25 @@ class LocalAgent:
         return self
 
     def serve_forever(self, ready: Callable[[LocalAgent], None] | None = None) -> None:
-        """Serve in this thread until :meth:`stop` (or KeyboardInterrupt)."""
+        """Serve in this thread until :meth:`request_stop` (e.g. from a signal handler)."""
         server = self._bind()
         if ready is not None:
             ready(self)
         try:
-            server.serve_forever()
+            server.serve_forever(0.1)
         finally:
             server.server_close()
             self._server = None
+
+    def request_stop(self) -> None:
+        """Ask :meth:`serve_forever` to return; safe to call from a signal handler.
+
+        ``shutdown()`` waits for the serving loop, which may be the caller's own thread, so it
+        runs in a helper thread instead of raising into whatever the loop was doing.
+        """
+        server = self._server
+        if server is not None:
+            threading.Thread(target=server.shutdown, name="twcert-agent-stop", daemon=True).start()
 
     def stop(self) -> None:
         server, self._server = self._server, None
@@ -567,6 +577,8 @@ class LocalAgent:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # Stopping must not wait for a stalled client (up to request_timeout) to give up.
+    block_on_close = False
     allow_reuse_address = True
     agent: LocalAgent
 

@@ -240,10 +240,6 @@ def _cmd_softhsm(args: argparse.Namespace) -> int:
 # -------------------------------------------------------------------------------------- agent
 
 
-class _Stop(Exception):
-    """Raised by the SIGTERM handler to leave serve_forever cleanly."""
-
-
 def _cmd_agent(args: argparse.Namespace) -> int:
     _load("twcert.card.pkcs11")
     from .agent import AgentConfig, LocalAgent
@@ -258,9 +254,9 @@ def _cmd_agent(args: argparse.Namespace) -> int:
     agent = LocalAgent.from_module(args.module, ledger=args.ledger, config=config, issuers=_issuers(args.pki))
 
     def terminate(signum: int, frame: FrameType | None) -> None:
-        raise _Stop
+        agent.request_stop()
 
-    previous = signal.signal(signal.SIGTERM, terminate)
+    previous = {number: signal.signal(number, terminate) for number in (signal.SIGTERM, signal.SIGINT)}
 
     def ready(running: LocalAgent) -> None:
         origins = ", ".join(config.origins.entries()) or "none (local programs only)"
@@ -272,10 +268,9 @@ def _cmd_agent(args: argparse.Namespace) -> int:
 
     try:
         agent.serve_forever(ready)
-    except (_Stop, KeyboardInterrupt):
-        pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     return EXIT_OK
 
 

@@ -23,7 +23,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import BinaryIO, Final
 
 from ..certificate import CAFamily
 from ..errors import PinLengthError, PinMissingError
@@ -102,14 +102,17 @@ class PinGuard:
     """A :class:`~twcert.pin.PinAttemptLedger` plus the lock that makes check-try-record atomic.
 
     :param ledger: where failures are counted.
-    :param lock_path: a file to ``flock`` during an attempt, so separate processes (CLI and
-        agent) sharing the ledger file also take turns; ``None`` for an in-process ledger.
+    :param lock_path: a file to ``flock``, so separate processes (CLI and agent) sharing the
+        ledger file also take turns; ``None`` for an in-process ledger.
     """
 
     def __init__(self, ledger: PinAttemptLedger, lock_path: str | os.PathLike[str] | None = None) -> None:
         self.ledger = ledger
         self._lock_path = Path(lock_path) if lock_path is not None else None
-        self._thread_lock = threading.Lock()
+        # Re-entrant: a token session (held exclusively) makes its PIN attempt inside it.
+        self._thread_lock = threading.RLock()
+        self._depth = 0
+        self._handle: BinaryIO | None = None
 
     @classmethod
     def from_file(
@@ -125,17 +128,32 @@ class PinGuard:
         return self.ledger.status(card_serial)
 
     @contextlib.contextmanager
-    def _exclusive(self) -> Iterator[None]:
+    def exclusive(self) -> Iterator[None]:
+        """Exclusive use of the cards behind this ledger, across threads and processes.
+
+        PIN attempts take it; :class:`~twcert.card.pkcs11.Pkcs11Module` also takes it for every
+        token access, because a module shared by processes may not cope with one process
+        reading a token while another logs in (SoftHSM rewrites its token file on a failed login
+        and a concurrent ``C_GetTokenInfo`` then fails). Re-entrant within a thread.
+        """
         with self._thread_lock:
-            if self._lock_path is None:
-                yield
-                return
-            with open(self._lock_path, "a+b") as handle:
-                fcntl.flock(handle, fcntl.LOCK_EX)
+            if self._depth == 0 and self._lock_path is not None:
+                handle: BinaryIO = open(self._lock_path, "a+b")  # noqa: SIM115 - held across the yield
                 try:
-                    yield
-                finally:
+                    fcntl.flock(handle, fcntl.LOCK_EX)
+                except BaseException:
+                    handle.close()
+                    raise
+                self._handle = handle
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                if self._depth == 0 and self._handle is not None:
+                    handle, self._handle = self._handle, None
                     fcntl.flock(handle, fcntl.LOCK_UN)
+                    handle.close()
 
     @contextlib.contextmanager
     def attempt(
@@ -146,7 +164,7 @@ class PinGuard:
         The body must call :meth:`PinAttempt.sending` right before the PIN goes to the card and
         :meth:`PinAttempt.record` with the card's answer.
         """
-        with self._exclusive():
+        with self.exclusive():
             before = self.ledger.check(card_serial, family, confirm_final_try=confirm_final_try)
             attempt = PinAttempt(self.ledger, card_serial, before)
             try:

@@ -15,17 +15,18 @@ SoftHSM2 in tests and the demo.
   SignedData (:mod:`twcert.card.cms`) with the signature over the signed attributes made by
   the token (``CKM_SHA256_RSA_PKCS``).
 
-One module object serialises its tokens' use: a login holds the module's lock until its
-session is closed, since PKCS#11 login state is shared by every session of the process.
+Token use is serialised through the PIN guard's lock (threads, and processes sharing the
+ledger): every read takes it briefly, and a login holds it until its session is closed, since
+PKCS#11 login state is shared by every session of the process.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
 import sys
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -204,12 +205,15 @@ class Pkcs11Module:
         self.guard = guard if guard is not None else PinGuard.from_file()
         self.pin_policy = pin_policy
         self.issuers = issuers
-        #: Held from login to session close; PKCS#11 login state is per process and token.
-        self.lock = threading.RLock()
+
+    def exclusive(self) -> contextlib.AbstractContextManager[None]:
+        """Exclusive use of the tokens (threads and processes sharing the ledger); held from
+        login to session close, since PKCS#11 login state is per process and token."""
+        return self.guard.exclusive()
 
     def slot_count(self) -> int:
         """Slots (readers) the module offers, with or without a token."""
-        with self.lock:
+        with self.exclusive():
             return len(self._slots(present=False))
 
     def _slots(self, present: bool) -> list[Any]:
@@ -221,12 +225,14 @@ class Pkcs11Module:
     def tokens(self) -> list[Pkcs11Token]:
         """Initialised tokens (inserted cards), in slot order."""
         found: list[Pkcs11Token] = []
-        with self.lock:
+        with self.exclusive():
             for slot in self._slots(present=True):
                 try:
                     token = slot.get_token()
                 except (p11e.TokenNotPresent, p11e.TokenNotRecognised, p11e.DeviceRemoved):
                     continue
+                except p11e.PKCS11Error as exc:
+                    raise CardCommunicationError(f"C_GetTokenInfo: {type(exc).__name__}") from None
                 if not int(token.flags) & _CKF_TOKEN_INITIALIZED:
                     continue
                 found.append(Pkcs11Token(self, slot, token))
@@ -290,7 +296,7 @@ class Pkcs11Token:
             raise CardCommunicationError(f"C_OpenSession: {type(exc).__name__}") from None
 
     def _read_card_serial(self) -> str | None:
-        with self.module.lock, self._public_session() as session:
+        with self.module.exclusive(), self._public_session() as session:
             for obj in session.get_objects(
                 {Attribute.CLASS: ObjectClass.DATA, Attribute.LABEL: CARD_SERIAL_LABEL}
             ):
@@ -307,7 +313,8 @@ class Pkcs11Token:
     def current_flags(self) -> int:
         """``CK_TOKEN_INFO.flags`` now (the PIN flags change after each login)."""
         try:
-            return int(self._slot.get_token().flags)
+            with self.module.exclusive():
+                return int(self._slot.get_token().flags)
         except (p11e.TokenNotPresent, p11e.DeviceRemoved, p11e.SlotIDInvalid):
             raise CardAbsentError("the card was removed") from None
         except p11e.PKCS11Error as exc:
@@ -316,7 +323,7 @@ class Pkcs11Token:
     def certificates(self) -> list[CardCertificate]:
         """Every X.509 certificate object, in token order (no PIN needed)."""
         found: list[CardCertificate] = []
-        with self.module.lock, self._public_session() as session:
+        with self.module.exclusive(), self._public_session() as session:
             for obj in session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE}):
                 try:
                     der = bytes(obj[Attribute.VALUE])
@@ -383,7 +390,8 @@ class Pkcs11Token:
         family = signing.certificate.family
         serial = self.info.card_serial
         guard = self.module.guard
-        self.module.lock.acquire()
+        held = contextlib.ExitStack()
+        held.enter_context(self.module.exclusive())
         try:
             flags = self.current_flags()
             if flags & CKF_USER_PIN_LOCKED:
@@ -401,12 +409,12 @@ class Pkcs11Token:
                 status.raise_for_status(family)
                 raise CardOperationError(f"login not accepted: {status.outcome.value}", ret_code="?")
             try:
-                return SigningSession(self, session, signing)
+                return SigningSession(self, session, signing, held)
             except BaseException:
                 _close_quietly(session)
                 raise
         except BaseException:
-            self.module.lock.release()
+            held.close()
             raise
 
     def _c_login(self, pin: str, attempt: Any) -> tuple[Any, int | None]:
@@ -441,8 +449,11 @@ class Pkcs11Token:
 class SigningSession:
     """A logged-in session on a token; close it (or use ``with``) to log out."""
 
-    def __init__(self, token: Pkcs11Token, session: Any, certificate: CardCertificate) -> None:
+    def __init__(
+        self, token: Pkcs11Token, session: Any, certificate: CardCertificate, held: contextlib.ExitStack
+    ) -> None:
         self.token = token
+        self._held = held
         self.certificate = certificate
         self._session = session
         self._closed = False
@@ -513,7 +524,7 @@ class SigningSession:
         except p11e.PKCS11Error as exc:
             log.warning("closing the signing session failed: %s", type(exc).__name__)
         finally:
-            self.token.module.lock.release()
+            self._held.close()
 
     def __enter__(self) -> SigningSession:
         return self

@@ -27,7 +27,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -44,6 +44,9 @@ from .layout import (
     SIGN_ID,
     SIGN_LABEL,
 )
+
+if TYPE_CHECKING:
+    from ..testing.fixtures import FixtureSet
 
 __all__ = ["MODULE_CANDIDATES", "SoftCard", "SoftHsm", "SoftHsmToken", "find_module", "provision"]
 
@@ -102,7 +105,7 @@ class SoftCard:
 
     @classmethod
     def from_fixture(
-        cls, fixtures: Any, name: str, *, pin: str, so_pin: str = "87654321", **layout: Any
+        cls, fixtures: FixtureSet, name: str, *, pin: str, so_pin: str = "87654321", **layout: Any
     ) -> SoftCard:
         """A card from :class:`twcert.testing.fixtures.FixtureSet` entry ``name`` (e.g.
         ``"citizen-wang"``): its ``<name>-enc`` pair when present, and its CA chain."""

@@ -209,9 +209,10 @@ def test_two_processes_with_wrong_pins_are_both_counted(
         for _ in range(2)
     ]
     outputs = [p.communicate("000000\n", timeout=60) for p in processes]
-    assert [p.returncode for p in processes] == [1, 1]
-    assert sorted("2 tries left" in err for _, err in outputs) == [False, True]
-    assert sorted("1 tries left" in err for _, err in outputs) == [False, True]
+    errors = [err for _, err in outputs]
+    assert [p.returncode for p in processes] == [1, 1], errors
+    assert sorted("2 tries left" in err for err in errors) == [False, True], errors
+    assert sorted("1 tries left" in err for err in errors) == [False, True], errors
     assert PinGuard.from_file(ledger).status(card.card_serial).tries_left == 1
 
 
@@ -263,7 +264,7 @@ def test_agent_command_serves_and_stops_on_sigterm(
         assert refused.json()["ret_code"] == 0x7600000F
     finally:
         process.send_signal(signal.SIGTERM)
-        _, err = process.communicate(timeout=20)
+        _, err = process.communicate(timeout=60)
     assert process.returncode == 0, err
     assert f"listening on http://127.0.0.1:{port}" in err and "https://login.example.gov.tw" in err
     assert "Traceback" not in err
