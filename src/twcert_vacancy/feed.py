@@ -225,13 +225,13 @@ class DgpaFeedReader:
             )
 
     def _row(self, element: ET.Element, seen: set[str]) -> Vacancy | FeedProblem:
-        fields: dict[str, str] = {}
-        for child in element:
-            if len(child):
-                return FeedProblem(
-                    self.rows, "unexpected markup inside a field", "VACANCY_FEED_ROW_INVALID", field=child.tag
-                )
-            fields[child.tag] = child.text or ""
+        nested = element.find("*/*")  # one C-level search instead of a check per field
+        if nested is not None:
+            field = next((child.tag for child in element if len(child)), "")
+            return FeedProblem(
+                self.rows, "unexpected markup inside a field", "VACANCY_FEED_ROW_INVALID", field=field
+            )
+        fields = {child.tag: child.text or "" for child in element}
         work_id = _work_id(fields)
         try:
             if not work_id:
