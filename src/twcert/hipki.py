@@ -85,6 +85,20 @@ MESSAGES: Final[Mapping[int, str]] = {
     RET_CERT_EXPIRED: "憑證已逾期",
     RET_ID_MISMATCH: "身分證字號或外僑號碼比對錯誤",
     RET_SIGNATURE_FAILED: "簽章驗證錯誤",
+    # The rest of CHT's errorcode.js (no PIN involved; they map to CardOperationError).
+    0x76000003: "未輸入待簽訊息",
+    0x76000008: "型態錯誤",
+    0x7600000A: "檔案過大",
+    0x7600000B: "JSON格式錯誤",
+    0x7600000C: "參數錯誤",
+    0x7600000D: "執行檔錯誤或逾時",
+    0x7600000E: "不支援的方法",
+    0x76100001: "無法載入IC卡函式庫檔案",
+    0x76100009: "取得憑證失敗",
+    0x7610000C: "找不到指定憑證",
+    0x76300002: "簽章型別錯誤",
+    0x76300004: "簽章執行錯誤",
+    0x76600002: "Base64解碼錯誤",
 }
 
 _SIMPLE: Final[Mapping[int, Callable[[str], TwcertError]]] = {
@@ -135,7 +149,8 @@ def error_for(
     factory = _SIMPLE.get(ret_code)
     if factory is not None:
         return factory(detail)
-    return CardOperationError(detail, ret_code=f"0x{ret_code:08X}")
+    known = MESSAGES.get(ret_code)
+    return CardOperationError(f"{detail} ({known})" if known else detail, ret_code=f"0x{ret_code:08X}")
 
 
 @dataclass(frozen=True, slots=True)

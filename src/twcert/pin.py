@@ -194,6 +194,10 @@ class PinCounterStore(Protocol):
 class PinAttemptLedger:
     """Counts consecutive wrong PINs per card where the card itself reports no counter.
 
+    Each method is atomic, but :meth:`check` followed by :meth:`record` is not: a client that
+    sends PINs to a card must hold a per-card lock across both (``twcert.card.guard.PinGuard``
+    does), or two processes could both pass the check before either records a failure.
+
     :param store: where counts live (memory, file, SQL or Redis; see :mod:`twcert.stores`).
     :param limit: tries before the card locks (3 for GPKI cards).
     """

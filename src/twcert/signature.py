@@ -246,8 +246,9 @@ def _verify_signed_data(
     nonce = None
     if _NONCE_ATTRIBUTE in attrs:
         raw = attrs[_NONCE_ATTRIBUTE][0]
-        contents = getattr(raw, "contents", None)
-        nonce = bytes(contents) if contents is not None else None
+        # The attribute type is unknown to asn1crypto (raw Any): decode the OCTET STRING itself.
+        value = asn1_core.load(raw.dump())  # type: ignore[attr-defined]
+        nonce = value.native if isinstance(value, asn1_core.OctetString) else None
     return VerifiedSignature(signer_cert, "PKCS7", algorithm.name, signing_time, card_serial, nonce)
 
 

@@ -16,20 +16,19 @@ Every card source (PC/SC VERIFY, PKCS#11 ``C_Login``, the local agent) goes thro
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Final
+from typing import Final
 
 from ..certificate import CAFamily
 from ..errors import PinLengthError, PinMissingError
 from ..idnumber import mask_serial
 from ..pin import DEFAULT_PIN_TRIES, PinAttemptLedger, PinOutcome, PinStatus
-from ..stores.file import FilePinCounterStore, default_state_dir
+from ..stores.file import FilePinCounterStore, default_state_dir, exclusive_lock
 from .errors import PinFormatError
 
 __all__ = ["GPKI_PIN_POLICY", "PinAttempt", "PinGuard", "PinPolicy", "default_ledger_path"]
@@ -112,7 +111,7 @@ class PinGuard:
         # Re-entrant: a token session (held exclusively) makes its PIN attempt inside it.
         self._thread_lock = threading.RLock()
         self._depth = 0
-        self._handle: BinaryIO | None = None
+        self._handle: contextlib.ExitStack | None = None
 
     @classmethod
     def from_file(
@@ -138,22 +137,22 @@ class PinGuard:
         """
         with self._thread_lock:
             if self._depth == 0 and self._lock_path is not None:
-                handle: BinaryIO = open(self._lock_path, "a+b")  # noqa: SIM115 - held across the yield
+                stack = contextlib.ExitStack()
                 try:
-                    fcntl.flock(handle, fcntl.LOCK_EX)
+                    handle = stack.enter_context(open(self._lock_path, "a+b"))  # noqa: SIM115 - held across the yield
+                    stack.enter_context(exclusive_lock(handle))  # flock, or msvcrt on Windows
                 except BaseException:
-                    handle.close()
+                    stack.close()
                     raise
-                self._handle = handle
+                self._handle = stack
             self._depth += 1
             try:
                 yield
             finally:
                 self._depth -= 1
                 if self._depth == 0 and self._handle is not None:
-                    handle, self._handle = self._handle, None
-                    fcntl.flock(handle, fcntl.LOCK_UN)
-                    handle.close()
+                    held, self._handle = self._handle, None
+                    held.close()
 
     @contextlib.contextmanager
     def attempt(

@@ -1,6 +1,7 @@
 """A PIN-failure ledger in a JSON file, for the card tools on a user's desktop.
 
-Each change takes an exclusive ``flock`` on a side lock file, re-reads the file, and replaces it
+Each change takes an exclusive lock (``flock``; ``msvcrt`` on Windows) on a side lock file,
+re-reads the file, and replaces it
 atomically (write to a temporary file, ``fsync``, ``os.replace``), so two card tools running at
 once never lose a count and a crash never leaves a half-written ledger.
 """
@@ -8,17 +9,46 @@ once never lose a count and a crash never leaves a half-written ledger.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import IO, TypeVar
 
-__all__ = ["FilePinCounterStore", "default_state_dir"]
+__all__ = ["FilePinCounterStore", "default_state_dir", "exclusive_lock"]
 
 T = TypeVar("T")
+
+
+@contextlib.contextmanager
+def exclusive_lock(handle: IO[bytes]) -> Iterator[None]:
+    """An exclusive lock on an open file, across processes: ``flock`` on POSIX, ``msvcrt``
+    byte-range locking on Windows (where most HiCOS users are)."""
+    if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+        import msvcrt
+
+        handle.seek(0)
+        while True:
+            try:
+                msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)
+                break
+            except OSError:  # LK_LOCK gives up after ~10 s; keep waiting like flock does
+                continue
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+    else:
+        import fcntl
+
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def default_state_dir() -> Path:
@@ -37,12 +67,8 @@ class FilePinCounterStore:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        with open(self._lock_path, "a+b") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        with open(self._lock_path, "a+b") as lock, exclusive_lock(lock):
+            yield
 
     def _read(self) -> dict[str, int]:
         try:

@@ -1,0 +1,37 @@
+"""Sphinx configuration: MyST Markdown pages, autodoc API reference, the error catalogue
+generated from the code (``_ext/twcert_docs.py``)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE / "_ext"))
+sys.path.insert(0, str(HERE.parent / "src"))
+
+project = "twcert"
+author = "twcert developers"
+copyright = "2026, twcert developers"  # noqa: A001 - Sphinx's name
+language = "en"
+
+extensions = [
+    "myst_parser",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.viewcode",
+    "twcert_docs",
+]
+source_suffix = {".md": "markdown"}
+master_doc = "index"
+exclude_patterns = ["_build", "benchmarks-*.md"]
+myst_enable_extensions = ["colon_fence", "deflist"]
+myst_heading_anchors = 3
+autodoc_member_order = "bysource"
+autodoc_typehints = "description"
+autodoc_default_options = {"members": True, "show-inheritance": True}
+# Types from third-party packages are not cross-referenced (no network for intersphinx).
+nitpicky = False
+suppress_warnings = ["myst.xref_missing", "autodoc.import_object"]
+html_theme = "furo"
+html_title = "twcert"
