@@ -62,6 +62,7 @@ __all__ = [
     "TwcertSettings",
     "build_service",
     "build_trust_store",
+    "build_validator",
     "connect_reload",
     "get_service",
     "get_settings",
@@ -488,7 +489,7 @@ def build_trust_store(conf: TwcertSettings) -> TrustStore:
         try:
             trust = trust.with_pem_files(spec.path, spec.pins, family=spec.family, generation=spec.generation)
         except TwcertError as exc:
-            raise ImproperlyConfigured(f"TWCERT['CA_FILES'] {spec.path}: [{exc.code}] {exc}") from exc
+            raise ImproperlyConfigured(f"TWCERT['CA_FILES'] {spec.path}: {exc}") from exc
     return trust
 
 

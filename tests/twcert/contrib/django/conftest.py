@@ -97,3 +97,23 @@ def pg_alias(postgres_url: str) -> Iterator[str]:
 def pg_clean(pg_alias: str) -> str:
     clear_tables(pg_alias)
     return pg_alias
+
+
+ORGLIST_HEADER = (
+    "機關代碼,機關名稱,機關英文名稱,郵遞區號,機關地址,機關電話,主管機關代碼,主管機關名稱,傳真,"
+    "機關生效日期,機關裁撤日期,機關層級,裁撤註記,新機關代碼,新機關名稱"
+)
+ORGLIST_ROWS = (
+    "A09000000E,行政院人事行政總處,Directorate-General of Personnel Administration,100,"
+    "臺北市中正區濟南路1段2-2號,02-23979298,A00000000A,行政院,02-23975565,20120206,,2,,,",
+    "376610000A,臺南市政府,Tainan City Government,708,臺南市安平區永華路2段6號,06-2991111,,,,20101225,,1,,,",
+    "BAD,沒有正確代碼之列,,,,,,,,,,,,,",
+)
+
+
+@pytest.fixture
+def orglist_file(tmp_path: Path) -> Path:
+    """A DGPA orglist.csv as published: Big5, CRLF, with one malformed row (line 4)."""
+    path = tmp_path / "orglist.csv"
+    path.write_bytes(("\r\n".join([ORGLIST_HEADER, *ORGLIST_ROWS]) + "\r\n").encode("cp950"))
+    return path
