@@ -1,0 +1,130 @@
+"""Bring the demo up on loopback: world, local signing agent, web app — and down again.
+
+Order matters: the web socket is bound first (its port may be chosen by the system), so the
+certificates can point at the demo's own ``/pki/`` and the agent can allow exactly the demo's
+origin; then the world is built, the agent started, and the app served.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from ..card.agent import AgentConfig, LocalAgent
+from ..card.guard import PinGuard
+from .site import DemoSite
+from .state import build_state
+
+__all__ = ["HOST", "DemoServer", "Framework"]
+
+#: The demo serves on loopback only: its cards are test cards with printed PINs.
+HOST = "127.0.0.1"
+Framework = Literal["flask", "django"]
+_WSGI = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class _Dispatcher:
+    """The WSGI app behind the bound socket, set once the world is built."""
+
+    app: _WSGI | None = None
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if self.app is None:
+            start_response("503 Service Unavailable", [("Content-Type", "text/plain; charset=utf-8")])
+            return ["示範網站啟動中，請稍候。".encode()]
+        return self.app(environ, start_response)
+
+
+@dataclass
+class DemoServer:
+    """The running demo. ``port``/``agent_port`` 0 pick free ports (tests)."""
+
+    directory: Path
+    port: int = 5000
+    agent_port: int = 61161
+    framework: Framework = "flask"
+
+    def __post_init__(self) -> None:
+        self.site: DemoSite | None = None
+        self._http: BaseWSGIServer | None = None
+        self._agent: LocalAgent | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        if self._http is None:
+            raise RuntimeError("the demo is not started")
+        return f"http://{HOST}:{self._http.server_port}"
+
+    def start(self) -> DemoServer:
+        dispatcher = _Dispatcher()
+        self._http = make_server(HOST, self.port, dispatcher, threaded=True)
+        try:
+            state = build_state(self.directory, base_url=f"{self.url}/pki")
+            # SoftHSM reads SOFTHSM2_CONF when this process first loads the module.
+            os.environ.update(state.hsm.env)
+            from ..card.pkcs11 import Pkcs11Module
+
+            module = Pkcs11Module(
+                state.hsm.module,
+                guard=PinGuard.from_file(state.agent_ledger),
+                issuers=state.pki.trust_store().issuers,
+            )
+            port = self._http.server_port
+            origins = [self.url, f"http://localhost:{port}"]
+            self._agent = LocalAgent(module, AgentConfig.with_origins(origins, port=self.agent_port)).start()
+            self.site = DemoSite(state, agent_url=self._agent.url)
+            self.site.seed()
+            dispatcher.app = self._app(self.site)
+        except BaseException:
+            self.stop()
+            raise
+        self._thread = threading.Thread(
+            target=self._http.serve_forever, kwargs={"poll_interval": 0.2}, name="twcert-demo", daemon=True
+        )
+        self._thread.start()
+        self._write_run_file()
+        return self
+
+    def _app(self, site: DemoSite) -> _WSGI:
+        from .flask_app import create_app
+
+        app: _WSGI = create_app(site)
+        return app
+
+    @property
+    def agent_url(self) -> str:
+        if self._agent is None:
+            raise RuntimeError("the demo is not started")
+        return self._agent.url
+
+    def _write_run_file(self) -> None:
+        info = {"url": self.url, "agent_url": self.agent_url, "pid": os.getpid(), "framework": self.framework}
+        (self.directory / "run.json").write_text(json.dumps(info) + "\n", encoding="utf-8")
+
+    def stop(self) -> None:
+        """Stop serving, stop the agent; safe to call twice."""
+        http, self._http = self._http, None
+        if http is not None:
+            if self._thread is not None:
+                http.shutdown()
+                self._thread.join(10)
+                self._thread = None
+            http.server_close()
+        agent, self._agent = self._agent, None
+        if agent is not None:
+            agent.stop()
+        (self.directory / "run.json").unlink(missing_ok=True)
+
+    def __enter__(self) -> DemoServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
