@@ -225,8 +225,7 @@ class DgpaFeedReader:
             )
 
     def _row(self, element: ET.Element, seen: set[str]) -> Vacancy | FeedProblem:
-        nested = element.find("*/*")  # one C-level search instead of a check per field
-        if nested is not None:
+        if any(map(len, element)):  # a field with child elements (checked without a Python loop)
             field = next((child.tag for child in element if len(child)), "")
             return FeedProblem(
                 self.rows, "unexpected markup inside a field", "VACANCY_FEED_ROW_INVALID", field=field
