@@ -311,6 +311,23 @@ _parse_gender = functools.lru_cache(maxsize=256)(Gender.parse)
 _person_kind = functools.lru_cache(maxsize=1024)(PersonKind)
 
 
+@functools.lru_cache(maxsize=8192)
+def _period_of(start: str, end: str) -> ValidityPeriod | None:
+    first, last = _parse_date(start).to_date(), _parse_date(end).to_date()
+    return ValidityPeriod(first, last) if first <= last else None
+
+
+def _period(start: str, end: str) -> ValidityPeriod | None:
+    """The row's window (value objects are immutable, so equal windows share one); ``None`` if reversed."""
+    try:
+        return _period_of(start, end)
+    except VacancyError:
+        # Name the field that is wrong.
+        _date({"DATE_FROM": start}, "DATE_FROM")
+        _date({"DATE_TO": end}, "DATE_TO")
+        raise
+
+
 def _date(fields: dict[str, str], tag: str) -> dt.date:
     try:
         return _parse_date(_required(fields, tag)).to_date()
@@ -345,9 +362,10 @@ def vacancy_from_fields(fields: dict[str, str], work_id: str) -> Vacancy:
         rank_classes = _parse_classes(get("TYPE", ""))
     except VacancyError as exc:
         raise _RowError("TYPE", exc.detail, exc.code) from exc
-    start, end = _date(fields, "DATE_FROM"), _date(fields, "DATE_TO")
-    if end < start:
-        raise _RowError("DATE_TO", "DATE_TO is before DATE_FROM", "VACANCY_PERIOD_ORDER")
+    period = _period(get("DATE_FROM", ""), get("DATE_TO", ""))
+    if period is None:
+        start, end = _date(fields, "DATE_FROM"), _date(fields, "DATE_TO")
+        raise _RowError("DATE_TO", f"DATE_TO {end} is before DATE_FROM {start}", "VACANCY_PERIOD_ORDER")
     return Vacancy(
         work_id=work_id,
         agency_code=get("ORG_ID", "").strip(),
@@ -356,7 +374,7 @@ def vacancy_from_fields(fields: dict[str, str], work_id: str) -> Vacancy:
         person_kind=_person_kind(kind_text.strip()),
         headcount=headcount,
         work_places=places,
-        period=ValidityPeriod(start, end),
+        period=period,
         gender=gender,
         rank=get("RANK", ""),
         series=get("SYSNAM", ""),
