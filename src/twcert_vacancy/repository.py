@@ -510,3 +510,7 @@ def prepare_withdraw(current: Vacancy, actor: VacancyActor, expected_revision: i
         raise VacancyWithdrawnError(work_id=current.work_id)
     if expected_revision is not None and expected_revision != current.revision:
         raise VacancyConflictError(f"expected revision {expected_revision}, stored {current.revision}")
+
+
+def _conforms(repository: MemoryVacancyRepository) -> VacancyRepository:
+    return repository  # mypy proves the memory backend satisfies the protocol

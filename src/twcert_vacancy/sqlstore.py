@@ -50,6 +50,7 @@ from .repository import (
     Page,
     TypeFilter,
     UpdateCheck,
+    VacancyRepository,
     aware,
     check_may_add,
     created_record,
@@ -713,3 +714,7 @@ class SqlVacancyRepository:
             return int(
                 connection.execute(sa.select(sa.func.count()).select_from(self.vacancies)).scalar_one()
             )
+
+
+def _conforms(repository: SqlVacancyRepository) -> VacancyRepository:
+    return repository  # mypy proves the SQL backend satisfies the protocol
