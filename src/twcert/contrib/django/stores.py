@@ -8,14 +8,16 @@ Atomic across worker processes, with no read-then-write in Python:
 * a PIN failure is ``UPDATE … SET failures = failures + 1`` (``F()``), or an INSERT when the card
   has no row yet; an INSERT that loses to another worker's (``IntegrityError`` on the unique card)
   falls back to the UPDATE, so no failure is lost;
-* a binding is ``get_or_create`` on the unique identity, so two workers binding one identity at
-  once end with one binding and both return it.
+* a binding is an INSERT on the unique identity, and on ``IntegrityError`` a read of the stored
+  one (``get_or_create``, write first), so two workers binding one identity at once end with one
+  binding and both return it.
 
 Database errors surface as the catalogued :class:`~twcert.errors.BackendUnavailableError`.
 Times are stored aware when ``USE_TZ`` is on and as naive UTC otherwise.
 
-SQLite: several processes writing one file need a busy timeout (``"OPTIONS": {"timeout": 30}``);
-every write here starts its transaction with a write, so writers queue instead of failing.
+SQLite: several processes writing one file need a busy timeout (``"OPTIONS": {"timeout": 30}``).
+Every transaction here starts with a write, so writers queue on the lock instead of failing with
+"database is locked" (which a read-then-write transaction gets when another worker writes).
 """
 
 from __future__ import annotations
@@ -205,17 +207,19 @@ class DjangoBindingStore(_OrmStore):
     def bind(self, binding: Binding) -> Binding:
         db = self._db()
         objects = self._objects(db)
-        defaults = {
-            "account": binding.account,
-            "bound_at": _to_db(binding.bound_at),
-            "certificate_sha256": binding.certificate_sha256,
-        }
+        # get_or_create with the INSERT first: the unique identity decides the race, and the
+        # transaction starts with a write. (A SELECT first would take SQLite's shared lock and
+        # then fail with "database is locked" on upgrading it while another worker writes.)
         try:
             with transaction.atomic(using=db):
-                row, _created = objects.get_or_create(identity=binding.identity, defaults=defaults)
+                row = objects.create(
+                    identity=binding.identity,
+                    account=binding.account,
+                    bound_at=_to_db(binding.bound_at),
+                    certificate_sha256=binding.certificate_sha256,
+                )
         except IntegrityError:
-            # get_or_create lost the INSERT race and could not see the winner's row in its
-            # transaction; outside it, the winner's committed row is visible.
+            # Already bound (or another worker won): the stored binding stands.
             row = objects.get(identity=binding.identity)
         return self._binding(row)
 
