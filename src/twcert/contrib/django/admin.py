@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin  # type: ignore[import-untyped]
+from django.contrib import admin  # type: ignore[import-untyped, unused-ignore]
 
 from . import models
 from ._decorators import decorate
@@ -13,7 +13,7 @@ __all__ = ["AgencyAdmin", "BindingAdmin", "PersonAdmin", "PinFailureAdmin"]
 
 
 @admin.register(models.Binding)
-class BindingAdmin(admin.ModelAdmin):  # type: ignore[misc]
+class BindingAdmin(admin.ModelAdmin):  # type: ignore[misc, type-arg, unused-ignore]
     list_display = ("account", "identity", "bound_at")
     search_fields = ("account",)
     readonly_fields = ("identity", "account", "bound_at", "certificate_sha256")
@@ -23,7 +23,7 @@ class BindingAdmin(admin.ModelAdmin):  # type: ignore[misc]
 
 
 @admin.register(models.PinFailure)
-class PinFailureAdmin(admin.ModelAdmin):  # type: ignore[misc]
+class PinFailureAdmin(admin.ModelAdmin):  # type: ignore[misc, type-arg, unused-ignore]
     list_display = ("card", "failures", "updated_at")
     search_fields = ("card",)
     readonly_fields = ("card", "failures", "updated_at")
@@ -40,13 +40,13 @@ class PinFailureAdmin(admin.ModelAdmin):  # type: ignore[misc]
 
 
 @admin.register(models.Person)
-class PersonAdmin(admin.ModelAdmin):  # type: ignore[misc]
+class PersonAdmin(admin.ModelAdmin):  # type: ignore[misc, type-arg, unused-ignore]
     list_display = ("account", "name", "in_service", "agency_code")
     list_filter = ("in_service",)
     search_fields = ("account", "agency_code")
 
 
 @admin.register(models.Agency)
-class AgencyAdmin(admin.ModelAdmin):  # type: ignore[misc]
+class AgencyAdmin(admin.ModelAdmin):  # type: ignore[misc, type-arg, unused-ignore]
     list_display = ("code", "name", "parent_name", "abolished_date")
     search_fields = ("code", "name")

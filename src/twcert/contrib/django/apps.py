@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from django.apps import AppConfig  # type: ignore[import-untyped]
+from django.apps import AppConfig  # type: ignore[import-untyped, unused-ignore]
 
 __all__ = ["TwcertConfig"]
 
 
-class TwcertConfig(AppConfig):  # type: ignore[misc]
+class TwcertConfig(AppConfig):  # type: ignore[misc, unused-ignore]
     name = "twcert.contrib.django"
     # Explicit: the default label would be "django" (the last part of ``name``), and a label
     # cannot change once migrations have shipped.
@@ -17,7 +17,7 @@ class TwcertConfig(AppConfig):  # type: ignore[misc]
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django.contrib.auth.signals import user_logged_in  # type: ignore[import-untyped]
+        from django.contrib.auth.signals import user_logged_in  # type: ignore[import-untyped, unused-ignore]
 
         from . import checks, conf, signals
 

@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from typing import Any, Required, TypedDict
 
 from asgiref.sync import sync_to_async
-from django.contrib.auth import get_user_model  # type: ignore[import-untyped]
-from django.contrib.auth.backends import BaseBackend  # type: ignore[import-untyped]
-from django.core.exceptions import PermissionDenied  # type: ignore[import-untyped]
-from django.views.decorators.debug import sensitive_variables  # type: ignore[import-untyped]
+from django.contrib.auth import get_user_model  # type: ignore[import-untyped, unused-ignore]
+from django.contrib.auth.backends import BaseBackend  # type: ignore[import-untyped, unused-ignore]
+from django.core.exceptions import PermissionDenied  # type: ignore[import-untyped, unused-ignore]
+from django.views.decorators.debug import sensitive_variables  # type: ignore[import-untyped, unused-ignore]
 
 from ...errors import LoginRefusedError, PinLockedError, ResponseParseError, TwcertError
 from ...login import Principal
@@ -72,7 +72,7 @@ class ParsedToken:
         return f"ParsedToken(challenge_id={self.challenge_id!r}, response=…, account=…)"
 
 
-class TwcertLockedOut(PermissionDenied):  # type: ignore[misc]
+class TwcertLockedOut(PermissionDenied):  # type: ignore[misc, unused-ignore]
     """The card is locked: stop the backend chain. ``error`` carries the catalogued error
     (its ``action_url`` is the family's unblock page)."""
 
@@ -119,7 +119,7 @@ def get_principal(request: Any) -> Mapping[str, Any] | None:
     return value if isinstance(value, Mapping) else None
 
 
-class TwcertBackend(BaseBackend):  # type: ignore[misc]
+class TwcertBackend(BaseBackend):  # type: ignore[misc, unused-ignore]
     """Log in with a card's signature over a twcert challenge.
 
     Hooks, as in Django's ``RemoteUserBackend`` (override in a subclass and list the subclass
@@ -131,7 +131,9 @@ class TwcertBackend(BaseBackend):  # type: ignore[misc]
     create_unknown_user: bool | None = None
 
     @decorate(sensitive_variables("twcert_token", "token"))
-    def authenticate(self, request: Any, *, twcert_token: Any = None) -> Any:
+    def authenticate(  # type: ignore[override, unused-ignore]  # a distinct kwarg, not **kwargs
+        self, request: Any, *, twcert_token: Any = None
+    ) -> Any:
         """The user for a valid card login, else ``None`` (see the module docstring)."""
         if twcert_token is None or request is None:
             return None
@@ -162,7 +164,9 @@ class TwcertBackend(BaseBackend):  # type: ignore[misc]
         login_succeeded.send(sender=type(self), request=request, user=user, principal=principal)
         return user
 
-    async def aauthenticate(self, request: Any, *, twcert_token: Any = None) -> Any:
+    async def aauthenticate(  # type: ignore[override, unused-ignore]
+        self, request: Any, *, twcert_token: Any = None
+    ) -> Any:
         return await sync_to_async(self.authenticate)(request, twcert_token=twcert_token)
 
     def _failed(self, request: Any, error: TwcertError) -> None:
@@ -170,7 +174,7 @@ class TwcertBackend(BaseBackend):  # type: ignore[misc]
         login_failed.send(sender=type(self), request=request, error=error, event=last_audit_event())
 
     def get_user(self, user_id: Any) -> Any:
-        user_model = get_user_model()
+        user_model: Any = get_user_model()
         try:
             user = user_model._default_manager.get(pk=user_id)
         except user_model.DoesNotExist:
@@ -195,7 +199,7 @@ class TwcertBackend(BaseBackend):  # type: ignore[misc]
 
     def get_or_create_user(self, request: Any, principal: Principal) -> Any:
         """The Django user for ``principal`` (created when allowed), or ``None``."""
-        user_model = get_user_model()
+        user_model: Any = get_user_model()
         username = self.clean_username(principal)
         create = self.create_unknown_user
         if create is None:

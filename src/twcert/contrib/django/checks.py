@@ -32,10 +32,10 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from django.conf import settings  # type: ignore[import-untyped]
-from django.core import checks  # type: ignore[import-untyped]
-from django.core.exceptions import ImproperlyConfigured  # type: ignore[import-untyped]
-from django.utils.module_loading import import_string  # type: ignore[import-untyped]
+from django.conf import settings  # type: ignore[import-untyped, unused-ignore]
+from django.core import checks  # type: ignore[import-untyped, unused-ignore]
+from django.core.exceptions import ImproperlyConfigured  # type: ignore[import-untyped, unused-ignore]
+from django.utils.module_loading import import_string  # type: ignore[import-untyped, unused-ignore]
 
 from ...certificate import CAFamily
 from ...revocation import RevocationPolicy
@@ -67,7 +67,7 @@ def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> l
         conf = TwcertSettings.from_dict(getattr(settings, "TWCERT", None))
     except ImproperlyConfigured as exc:
         return [checks.Error(str(exc), hint=_HINT_DOCS, id="twcert.E001")]
-    messages = []
+    messages: list[checks.CheckMessage] = []
     for key, value in (("AUDIT_SINK", conf.audit_sink), ("CLOCK", conf.clock)):
         if isinstance(value, str):
             try:

@@ -33,11 +33,11 @@ from urllib.parse import urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
-from django.conf import settings as django_settings  # type: ignore[import-untyped]
-from django.core.exceptions import ImproperlyConfigured  # type: ignore[import-untyped]
-from django.core.signals import setting_changed  # type: ignore[import-untyped]
-from django.http import HttpRequest  # type: ignore[import-untyped]
-from django.utils.module_loading import import_string  # type: ignore[import-untyped]
+from django.conf import settings as django_settings  # type: ignore[import-untyped, unused-ignore]
+from django.core.exceptions import ImproperlyConfigured  # type: ignore[import-untyped, unused-ignore]
+from django.core.signals import setting_changed  # type: ignore[import-untyped, unused-ignore]
+from django.http import HttpRequest  # type: ignore[import-untyped, unused-ignore]
+from django.utils.module_loading import import_string  # type: ignore[import-untyped, unused-ignore]
 
 from ...agency import AgencyDirectory, AgencyResolver, load_orglist
 from ...audit import AuditSink, LoggingAuditSink

@@ -18,7 +18,7 @@ from __future__ import annotations
 from contextvars import ContextVar
 from typing import Any
 
-from django.dispatch import Signal  # type: ignore[import-untyped]
+from django.dispatch import Signal  # type: ignore[import-untyped, unused-ignore]
 
 from ...audit import AuditEvent, AuditSink
 from .conf import SESSION_PRINCIPAL_KEY

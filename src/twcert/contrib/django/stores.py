@@ -27,9 +27,9 @@ import functools
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
-from django.conf import settings  # type: ignore[import-untyped]
-from django.db import DatabaseError, IntegrityError, router, transaction  # type: ignore[import-untyped]
-from django.db.models import F, Q  # type: ignore[import-untyped]
+from django.conf import settings  # type: ignore[import-untyped, unused-ignore]
+from django.db import DatabaseError, IntegrityError, router, transaction  # type: ignore[import-untyped, unused-ignore]
+from django.db.models import F, Q  # type: ignore[import-untyped, unused-ignore]
 
 from ...agency.directory import Agency, normalize_agency_name
 from ...binding import Binding

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from django.urls import path  # type: ignore[import-untyped]
+from django.urls import path  # type: ignore[import-untyped, unused-ignore]
 
 from . import views
 

@@ -25,26 +25,26 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from django.conf import settings  # type: ignore[import-untyped]
-from django.contrib.auth import authenticate  # type: ignore[import-untyped]
+from django.conf import settings  # type: ignore[import-untyped, unused-ignore]
+from django.contrib.auth import authenticate  # type: ignore[import-untyped, unused-ignore]
 from django.contrib.auth import login as auth_login
-from django.db import transaction  # type: ignore[import-untyped]
-from django.http import (  # type: ignore[import-untyped]
+from django.db import transaction  # type: ignore[import-untyped, unused-ignore]
+from django.http import (  # type: ignore[import-untyped, unused-ignore]
     HttpRequest,
     HttpResponse,
     HttpResponseRedirect,
     JsonResponse,
 )
-from django.shortcuts import render, resolve_url  # type: ignore[import-untyped]
-from django.urls import NoReverseMatch, reverse  # type: ignore[import-untyped]
-from django.utils.http import url_has_allowed_host_and_scheme  # type: ignore[import-untyped]
-from django.views.decorators.cache import never_cache  # type: ignore[import-untyped]
-from django.views.decorators.csrf import csrf_protect, ensure_csrf_cookie  # type: ignore[import-untyped]
-from django.views.decorators.debug import (  # type: ignore[import-untyped]
+from django.shortcuts import render, resolve_url  # type: ignore[import-untyped, unused-ignore]
+from django.urls import NoReverseMatch, reverse  # type: ignore[import-untyped, unused-ignore]
+from django.utils.http import url_has_allowed_host_and_scheme  # type: ignore[import-untyped, unused-ignore]
+from django.views.decorators.cache import never_cache  # type: ignore[import-untyped, unused-ignore]
+from django.views.decorators.csrf import csrf_protect, ensure_csrf_cookie  # type: ignore[import-untyped, unused-ignore]
+from django.views.decorators.debug import (  # type: ignore[import-untyped, unused-ignore]
     sensitive_post_parameters,
     sensitive_variables,
 )
-from django.views.decorators.http import require_GET, require_http_methods, require_POST  # type: ignore[import-untyped]
+from django.views.decorators.http import require_GET, require_http_methods, require_POST  # type: ignore[import-untyped, unused-ignore]
 
 from ...errors import (
     AccountRequired,
@@ -169,8 +169,11 @@ def challenge(request: HttpRequest) -> HttpResponse:
     session = request.session
     if session.session_key is None:
         session.save()
+    session_key = session.session_key
     try:
-        issued = get_service().issue_challenge(session.session_key, request_origin(request))
+        if not session_key:
+            raise ConfigurationError("the session engine gave the session no key")
+        issued = get_service().issue_challenge(session_key, request_origin(request))
     except TwcertError as exc:
         return render_error(request, exc)
     session[SESSION_CHALLENGE_KEY] = issued.id

@@ -6,7 +6,7 @@ import contextlib
 import io
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError  # type: ignore[import-untyped]
+from django.core.management.base import BaseCommand, CommandError  # type: ignore[import-untyped, unused-ignore]
 
 from twcert.cli import main
 from twcert.contrib.django.conf import get_settings
@@ -14,7 +14,7 @@ from twcert.contrib.django.conf import get_settings
 __all__ = ["Command"]
 
 
-class Command(BaseCommand):  # type: ignore[misc]
+class Command(BaseCommand):  # type: ignore[misc, unused-ignore]
     help = (
         "Show what certificates are (family, generation, holder, validity), naming the CAs of "
         "TWCERT's trust store; --configured lists that trust store itself."

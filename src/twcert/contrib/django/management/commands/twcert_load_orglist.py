@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError  # type: ignore[import-untyped]
+from django.core.management.base import BaseCommand, CommandError  # type: ignore[import-untyped, unused-ignore]
 
 from twcert.agency import Agency, OrgListProblem, read_orglist
 from twcert.contrib.django.conf import get_settings
@@ -14,7 +14,7 @@ from twcert.errors import TwcertError
 __all__ = ["Command"]
 
 
-class Command(BaseCommand):  # type: ignore[misc]
+class Command(BaseCommand):  # type: ignore[misc, unused-ignore]
     help = "Load the DGPA agency-code file (orglist.csv, Big5 or UTF-8) into the twcert Agency table."
 
     def add_arguments(self, parser: Any) -> None:

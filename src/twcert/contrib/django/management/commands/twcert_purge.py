@@ -5,14 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.core.management.base import BaseCommand  # type: ignore[import-untyped]
+from django.core.management.base import BaseCommand  # type: ignore[import-untyped, unused-ignore]
 
 from twcert.contrib.django.conf import get_service
 
 __all__ = ["Command"]
 
 
-class Command(BaseCommand):  # type: ignore[misc]
+class Command(BaseCommand):  # type: ignore[misc, unused-ignore]
     help = "Delete login challenges that expired more than --grace seconds ago."
 
     def add_arguments(self, parser: Any) -> None:
