@@ -26,7 +26,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal, TypeVar, cast
 from urllib.parse import urlsplit
@@ -207,7 +207,6 @@ class TwcertSettings:
     username_formats: Mapping[str, str]
     audit_sink: Any
     clock: Any
-    raw: Mapping[str, Any] = field(repr=False, default_factory=dict)
 
     @classmethod
     def from_dict(cls, user: Mapping[str, Any] | None) -> TwcertSettings:
@@ -270,7 +269,6 @@ class TwcertSettings:
             username_formats=_username_formats(formats),
             audit_sink=raw["AUDIT_SINK"],
             clock=raw["CLOCK"],
-            raw=raw,
         )
 
 

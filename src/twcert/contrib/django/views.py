@@ -68,12 +68,16 @@ def _wants_json(request: HttpRequest) -> bool:
 
 
 def _url(request: HttpRequest, name: str) -> str | None:
+    """One of our URLs, in the namespace of the view being served (an instance namespace the
+    host chose), else in ``twcert``; ``None`` if the host has not included our URLs."""
     match = getattr(request, "resolver_match", None)
-    namespace = (match.namespace if match is not None else "") or "twcert"
-    try:
-        return str(reverse(f"{namespace}:{name}"))
-    except NoReverseMatch:
-        return None
+    current = match.namespace if match is not None else ""
+    for namespace in dict.fromkeys(n for n in (current, "twcert") if n):
+        try:
+            return str(reverse(f"{namespace}:{name}"))
+        except NoReverseMatch:
+            continue
+    return None
 
 
 def _json(payload: Mapping[str, Any], status: int = 200) -> HttpResponse:

@@ -390,9 +390,41 @@ def test_malformed_posts_get_the_catalogued_error_not_a_traceback(browser: Brows
     assert "Traceback" not in response.content.decode()
 
 
+def test_without_the_backend_the_view_reports_a_configuration_error(browser: Browser) -> None:
+    with override_settings(AUTHENTICATION_BACKENDS=["django.contrib.auth.backends.ModelBackend"]):
+        response = browser.login("agency-dgpa")
+    assert response.status_code == 500
+    error = error_of(response)
+    assert error["code"] == "CONFIGURATION" and error["message_zh"] == "系統設定錯誤，請洽系統管理者。"
+    assert_logged_out(browser)
+
+
 def test_login_and_first_use_accept_only_post(browser: Browser) -> None:
     assert browser.client.get("/login/card/login/", secure=True).status_code == 405
     assert browser.client.get("/login/card/challenge/", secure=True).status_code == 405
+
+
+def test_a_host_view_of_its_own_uses_the_backend_and_render_error(
+    browser: Browser, fixture_set: FixtureSet
+) -> None:
+    issued = browser.challenge()
+    body = {
+        "challenge_id": issued["challenge_id"],
+        "response": signed(fixture_set, "citizen-wang", issued["tbs"]),
+    }
+    refused = browser.post_json("/accounts/card/", body)
+    assert refused.status_code == 401 and error_of(refused)["code"] == "ACCOUNT_REQUIRED"
+    # The host's view is in another namespace: the first-use address is still ours.
+    assert refused.json()["first_use_url"] == "/login/card/first-use/"
+    issued = browser.challenge()
+    body = {
+        "challenge_id": issued["challenge_id"],
+        "response": signed(fixture_set, "citizen-wang", issued["tbs"]),
+        "account": "wang.xm",
+    }
+    done = browser.post_json("/accounts/card/", body)
+    assert done.status_code == 200 and done.json() == {"username": "wang.xm"}
+    assert browser.home().json()["principal"]["account"] == "wang.xm"
 
 
 # ------------------------------------------------------------------ the HTML (form POST) variant
