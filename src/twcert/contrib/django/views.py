@@ -48,6 +48,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from ...errors import (
     AccountRequired,
+    ChallengeError,
     ConfigurationError,
     LocalSignerUnavailableError,
     PinIncorrectError,
@@ -238,10 +239,11 @@ def _page(request: HttpRequest, *, first_use: bool) -> HttpResponse:
         "signature_type": "PKCS7" if conf.signature_type == "any" else conf.signature_type,
         "next": next_url if _redirect_target(request, next_url) == next_url else "",
         "first_use": first_use,
-        # Catalogued texts for failures the page detects itself (no HiPKI, no JSON answer).
+        # Catalogued texts for failures the page detects itself: no HiPKI, or an answer that is
+        # not ours (an expired CSRF cookie's 403, a proxy's error page): reload and log in again.
         "messages": {
             "signer_unavailable": LocalSignerUnavailableError().as_dict(),
-            "unexpected": TwcertError().as_dict(),
+            "unexpected": ChallengeError().as_dict(),
         },
     }
     return render(request, "twcert/login.html", {"twcert_config": config, "first_use": first_use})

@@ -249,13 +249,21 @@ def test_the_login_page_in_a_browser(
         with override_settings(
             TWCERT={**test_settings.TWCERT, "HIPKI_URL": dgpa.url}, ALLOWED_HOSTS=["127.0.0.1"]
         ):
+            # The CSRF cookie expired while the page was open: Django's 403 is not ours; the page
+            # shows the catalogued "reload and log in again".
+            page.open()
+            chromium.delete_cookie("csrftoken")
+            page.submit(PINS["agency-dgpa"])
+            stale = page.error()
+            assert stale["code"] == "CHALLENGE_ERROR" and "重新" in stale["text"]
+            page.shot("06-stale-page")
             page.open()
             page.submit(PINS["agency-dgpa"])
             home = page.home()
             assert (
                 home["username"] == "agency-A09000000E" and home["principal"]["agency_code"] == "A09000000E"
             )
-            page.shot("06-agency")
+            page.shot("07-agency")
     finally:
         dgpa.stop()
 
@@ -276,4 +284,4 @@ def test_the_page_says_when_hipki_is_not_running(chromium: Any, live_server: str
         chromium.switch_to.window(main)
         error = page.error()
         assert error["code"] == "LOCAL_SIGNER_UNAVAILABLE" and "跨平台網頁元件" in error["text"]
-        page.shot("07-no-hipki")
+        page.shot("08-no-hipki")
