@@ -48,7 +48,9 @@ def _positive(text: str) -> int:
 
 
 def _say(error: TwcertError) -> None:
-    print(f"twcert vacancy: {error.code}: {error.message_english}", file=sys.stderr)
+    detail = " ".join(error.detail.split())[:200]
+    suffix = f" ({detail})" if detail else ""
+    print(f"twcert vacancy: {error.code}: {error.message_english}{suffix}", file=sys.stderr)
 
 
 def _exit_code(error: TwcertError) -> int:
