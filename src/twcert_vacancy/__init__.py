@@ -33,6 +33,7 @@ from .regions import WORK_PLACES as WORK_PLACES
 from .regions import WorkPlace as WorkPlace
 from .regions import parse_work_places as parse_work_places
 from .regions import work_place as work_place
+from .registration import register_vacancy as register_vacancy
 from .repository import ImportReport as ImportReport
 from .repository import MemoryVacancyRepository as MemoryVacancyRepository
 from .repository import Page as Page
@@ -80,6 +81,7 @@ __all__ = [
     "job_postings_jsonld",
     "parse_work_places",
     "read_dgpa_xml",
+    "register_vacancy",
     "taipei_date",
     "work_place",
     "write_dgpa_xml",

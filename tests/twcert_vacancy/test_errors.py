@@ -47,6 +47,7 @@ def test_public_api_is_exact() -> None:
         "model",
         "publish",
         "regions",
+        "registration",
         "repository",
         "rocdate",
         "rules",
