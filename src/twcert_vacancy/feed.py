@@ -454,13 +454,15 @@ def _row_fields(vacancy: Vacancy, include_contact: bool) -> list[tuple[str, str 
 
 
 def write_dgpa_xml(
-    vacancies: Iterable[Vacancy], announce_date: RocDate | None, *, include_contact: bool = False
+    vacancies: Iterable[Vacancy], announce_date: RocDate | dt.date | None, *, include_contact: bool = False
 ) -> bytes:
     """The feed's XML for ``vacancies`` (UTF-8). Reading it back gives the same vacancies.
 
     聯絡方式 and 聯絡E-Mail are personal data and are left empty unless ``include_contact``; the
     filler's name and phone are never part of the feed.
     """
+    if isinstance(announce_date, dt.date):
+        announce_date = RocDate.from_date(announce_date)
     parts = ['<?xml version="1.0" encoding="utf-8"?>\n<ROOT>']
     if announce_date is not None:
         parts.append(f"<ANNOUNCE_DATE>{announce_date.compact()}</ANNOUNCE_DATE>")

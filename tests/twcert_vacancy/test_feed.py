@@ -241,6 +241,7 @@ def test_round_trip_loses_nothing() -> None:
             assert getattr(before, field.name) == getattr(after, field.name), field.name
         assert before.headcount.reserve == after.headcount.reserve
     assert write_dgpa_xml(again.vacancies, again.announce_date, include_contact=True) == written
+    assert write_dgpa_xml(again.vacancies, dt.date(2016, 5, 15), include_contact=True) == written
 
 
 def test_contact_fields_are_left_out_unless_asked() -> None:
