@@ -84,8 +84,22 @@ def _span(rng: random.Random, kind: str) -> int:
     return max(3, round(rng.lognormvariate(0, 0.45) * median))
 
 
-def generate(count: int, *, seed: int = 7, text_scale: int = 0) -> Iterator[Vacancy]:
-    """``count`` vacancies; ``text_scale`` > 0 adds feed-sized long texts (for the XML import)."""
+def _period(rng: random.Random, kind: str, start: dt.date | None, snapshot: dt.date | None) -> ValidityPeriod:
+    span = _span(rng, kind)
+    if start is None:
+        assert snapshot is not None
+        start = snapshot - dt.timedelta(days=rng.randrange(min(span, 120) + 1))
+    return ValidityPeriod(start, start + dt.timedelta(days=span))
+
+
+def generate(
+    count: int, *, seed: int = 7, text_scale: int = 0, snapshot: dt.date | None = None
+) -> Iterator[Vacancy]:
+    """``count`` vacancies; ``text_scale`` > 0 adds feed-sized long texts (for the XML import).
+
+    With ``snapshot``, every vacancy is online that day, as in a real feed file (which holds only
+    published vacancies): starts fall in the 120 days before it and windows reach it.
+    """
     rng = random.Random(seed)
     kinds, kind_weights = list(KINDS), list(KINDS.values())
     codes, code_weights = list(COUNTIES), list(COUNTIES.values())
@@ -93,7 +107,8 @@ def generate(count: int, *, seed: int = 7, text_scale: int = 0) -> Iterator[Vaca
     filler = "依公務人員任用法規定，具有該職系任用資格者。" * text_scale
     for n in range(count):
         kind = rng.choices(kinds, kind_weights)[0]
-        start = FIRST_DAY + dt.timedelta(days=rng.randrange(DAYS))
+        # Draw in the same order as before --snapshot existed, so recorded figures stay reproducible.
+        start = FIRST_DAY + dt.timedelta(days=rng.randrange(DAYS)) if snapshot is None else None
         chosen = rng.choices(codes, code_weights, k=2 if rng.random() < 0.025 else 1)
         regular = rng.choice((1, 1, 1, 2, 3))
         yield Vacancy(
@@ -104,7 +119,7 @@ def generate(count: int, *, seed: int = 7, text_scale: int = 0) -> Iterator[Vaca
             person_kind=PersonKind(kind),
             headcount=Headcount.of(regular, rng.choice((None, 0, regular))),
             work_places=tuple(dict.fromkeys(places[c] for c in chosen)),
-            period=ValidityPeriod(start, start + dt.timedelta(days=_span(rng, kind))),
+            period=_period(rng, kind, start, snapshot),
             rank_classes=(RankClass.JUNIOR, RankClass.ELEMENTARY) if kind == "一般人員" else (),
             series="綜合行政" if kind == "一般人員" else "",
             qualifications=filler,

@@ -1,6 +1,6 @@
 """Importing the DGPA open-data XML: rows per second and peak memory.
 
-    python benchmarks/vacancy_import.py [--rows 100000] [--text-scale 20] [--postgres URL | --no-postgres]
+    python benchmarks/vacancy_import.py [--rows 100000] [--text-scale 20] [--snapshot] [--postgres URL | --no-postgres]
 
 Writes a feed file of generated vacancies (``--text-scale 20`` gives about 3.2 KB a row; the real
 feed runs at 2.4 KB (2016) to 3 KB (2026) a row), then runs each phase in a fresh interpreter and
@@ -35,14 +35,16 @@ from vacancy_data import generate
 from twcert_vacancy import Actor, DgpaFeedReader, RocDate, SqlVacancyRepository, Vacancy, write_dgpa_xml
 
 BATCH = 1000
+ANNOUNCED = RocDate(115, 1, 1)
 
 
-def write_feed(path: Path, rows: int, text_scale: int) -> None:
+def write_feed(path: Path, rows: int, text_scale: int, snapshot: bool = False) -> None:
     """Stream a feed file to disk in batches (the whole file is never built in memory)."""
     with path.open("wb") as out:
         out.write(b'<?xml version="1.0" encoding="utf-8"?>\n<ROOT><ANNOUNCE_DATE>1150101</ANNOUNCE_DATE>')
         batch: list[Vacancy] = []
-        for vacancy in generate(rows, text_scale=text_scale):
+        day = ANNOUNCED.to_date() if snapshot else None
+        for vacancy in generate(rows, text_scale=text_scale, snapshot=day):
             batch.append(vacancy)
             if len(batch) == BATCH:
                 out.write(_rows(batch))
@@ -111,6 +113,11 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--text-scale", type=int, default=20)
     parser.add_argument(
+        "--snapshot",
+        action="store_true",
+        help="every row online on the announce date, as in a real feed file",
+    )
+    parser.add_argument(
         "--postgres",
         default=os.environ.get(
             "TWCERT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -133,10 +140,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "feed.xml"
         start = time.perf_counter()
-        write_feed(path, args.rows, args.text_scale)
+        write_feed(path, args.rows, args.text_scale, args.snapshot)
         size = path.stat().st_size
         print(
-            f"feed file: {args.rows:,} rows, {size / 1e6:,.0f} MB ({size / args.rows:,.0f} bytes a row), "
+            f"feed file{' (snapshot: all online on the announce date)' if args.snapshot else ''}: {args.rows:,} rows, {size / 1e6:,.0f} MB ({size / args.rows:,.0f} bytes a row), "
             f"written in {time.perf_counter() - start:.1f} s"
         )
         for _repeat in range(2):
