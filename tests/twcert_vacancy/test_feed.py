@@ -438,7 +438,7 @@ def test_reading_streams_in_bounded_memory() -> None:
     assert peak < 7_000_000, peak
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=300))
 def test_arbitrary_bytes_raise_only_parse_errors(data: bytes) -> None:
     try:
@@ -450,7 +450,7 @@ def test_arbitrary_bytes_raise_only_parse_errors(data: bytes) -> None:
 _TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30)
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(
     st.dictionaries(
         st.sampled_from(

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from twcert_vacancy import WORK_PLACES, WorkPlace, parse_work_places, work_place
@@ -107,6 +107,7 @@ def test_places_compare_by_code() -> None:
     assert work_place(10).label() == "10-臺北市"
 
 
+@settings(deadline=None)  # timing-free: the machine is shared
 @given(st.binary(max_size=80))
 def test_arbitrary_bytes(data: bytes) -> None:
     for parse in (work_place, parse_work_places):
@@ -116,6 +117,7 @@ def test_arbitrary_bytes(data: bytes) -> None:
             pass
 
 
+@settings(deadline=None)  # timing-free: the machine is shared
 @given(st.text(max_size=80))
 def test_arbitrary_text(text: str) -> None:
     for parse in (work_place, parse_work_places):
