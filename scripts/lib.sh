@@ -15,7 +15,7 @@ as_root() {
 # Debian packages the tests use: PC/SC daemon + virtual card, SoftHSM2, OpenSSL (OCSP responder),
 # headless Chromium, Redis and PostgreSQL servers, and the build deps of pyscard.
 SYSTEM_PACKAGES=(pcscd vsmartcard-vpcd vsmartcard-vpicc python3-virtualsmartcard softhsm2 opensc
-  swig libpcsclite-dev openssl chromium chromium-driver redis-server postgresql curl)
+  swig libpcsclite-dev openssl chromium chromium-driver fonts-wqy-zenhei redis-server postgresql curl)
 
 ensure_system_packages() {
   local missing=()

@@ -12,7 +12,9 @@ from twcert.validation import Validator
 FIXTURE_CAS_WITH_CRLS = ("MOICA1", "MOICA3", "GCA", "GTESTCA", "MOEACA", "XCA", "MOICA_EXPIRED")
 
 
-def fixture_validator(fs: FixtureSet, *, crls: tuple[str, ...] = ("MOICA2-complete",), **kwargs: Any) -> Validator:
+def fixture_validator(
+    fs: FixtureSet, *, crls: tuple[str, ...] = ("MOICA2-complete",), **kwargs: Any
+) -> Validator:
     """A validator over the committed fixture PKI with its CRLs preloaded and no network."""
     cache = CRLCache()
     for name in crls:
