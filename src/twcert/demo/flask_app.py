@@ -23,9 +23,9 @@ from twcert_vacancy.rocdate import parse_roc_or_iso
 from ..contrib.flask import TWCert, current_principal, login_required
 from ..contrib.flask.responses import error_response
 from ..contrib.flask.security import verify_post
-from ..errors import GCA_UNBLOCK_URL, MOICA_UNBLOCK_URL, TwcertError
+from ..errors import TwcertError
 from .forms import FIELDS, field_id
-from .site import DemoSite, roc
+from .site import DemoSite, cards_context, roc
 
 __all__ = ["create_app"]
 
@@ -113,19 +113,22 @@ def _pages(site: DemoSite) -> Blueprint:
 
     @bp.get("/demo/cards")
     def cards() -> str:
-        return render_template(
-            "demo/cards.html",
-            cards=site.state.cards,
-            tries=site.tries_left,
-            unblock_urls=(MOICA_UNBLOCK_URL, GCA_UNBLOCK_URL),
-        )
+        args = request.args
+        return render_template("demo/cards.html", **cards_context(site, args.get("done"), args.get("card")))
 
     @bp.post("/demo/cards/<card_serial>/unlock")
     def unlock(card_serial: str) -> BaseResponse:
         verify_post(None)
         if not site.unlock(card_serial):
             abort(404)
-        return redirect(url_for("demo.cards", done=card_serial), 303)
+        return redirect(url_for("demo.cards", done="unlocked", card=card_serial), 303)
+
+    @bp.post("/demo/cards/<card_serial>/insert")
+    def insert(card_serial: str) -> BaseResponse:
+        verify_post(None)
+        if not site.insert(None if card_serial == "all" else card_serial):
+            abort(404)
+        return redirect(url_for("demo.cards", done="inserted"), 303)
 
     @bp.get("/pki/<path:name>")
     def pki(name: str) -> BaseResponse:

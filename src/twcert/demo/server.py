@@ -80,7 +80,7 @@ class DemoServer:
             port = self._http.server_port
             origins = [self.url, f"http://localhost:{port}"]
             self._agent = LocalAgent(module, AgentConfig.with_origins(origins, port=self.agent_port)).start()
-            self.site = DemoSite(state, agent_url=self._agent.url)
+            self.site = DemoSite(state, agent_url=self._agent.url, agent=self._agent)
             self.site.seed()
             dispatcher.app = self._app(self.site)
         except BaseException:
@@ -94,6 +94,11 @@ class DemoServer:
         return self
 
     def _app(self, site: DemoSite) -> _WSGI:
+        if self.framework == "django":
+            from .django_app import create_app as create_django_app
+
+            django_app: _WSGI = create_django_app(site)
+            return django_app
         from .flask_app import create_app
 
         app: _WSGI = create_app(site)

@@ -7,8 +7,10 @@ demo-only reset of a locked test card.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
@@ -28,11 +30,13 @@ from twcert_vacancy.rocdate import RocDate
 from twcert_vacancy.rules import Checked, VacancyRules
 
 from ..agency import Agency
+from ..card.agent import LocalAgent
 from ..card.guard import PinGuard
+from ..errors import GCA_UNBLOCK_URL, MOICA_UNBLOCK_URL
 from .forms import FormValues, registration
 from .state import DemoState
 
-__all__ = ["DemoSite", "Principalish", "roc"]
+__all__ = ["DemoSite", "Principalish", "Viewer", "cards_context", "roc"]
 
 _SEED_AGENCY: Final = "376610000A"
 
@@ -50,6 +54,29 @@ class Principalish(Protocol):
     def agency_name(self) -> str | None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """The logged-in principal read back from a session (:meth:`twcert.Principal.as_dict`)."""
+
+    kind: str
+    principal_id: str
+    account: str | None
+    agency_code: str | None
+    agency_name: str | None
+
+    @classmethod
+    def from_dict(cls, data: object) -> Viewer | None:
+        if not isinstance(data, Mapping) or data.get("kind") not in ("citizen", "agency"):
+            return None
+        return cls(
+            str(data["kind"]),
+            str(data.get("principal_id", "")),
+            data.get("account"),
+            data.get("agency_code"),
+            data.get("agency_name"),
+        )
+
+
 def roc(day: dt.date) -> str:
     """``115/11/26``: dates as the board shows them."""
     return RocDate.from_date(day).slashed()
@@ -61,6 +88,8 @@ class DemoSite:
 
     state: DemoState
     agent_url: str
+    #: The local signing agent (to "insert" one card, as in a single reader).
+    agent: LocalAgent | None = None
     repository: SqlVacancyRepository = field(init=False)
     rules: VacancyRules = field(default_factory=VacancyRules)
 
@@ -164,3 +193,30 @@ class DemoSite:
 
     def tries_left(self, card_serial: str) -> int | None:
         return self.agent_guard.status(card_serial).tries_left
+
+    def insert(self, card_serial: str | None) -> bool:
+        """Leave only this card in the agent's "reader" (``None``: every card, one per reader)."""
+        if self.agent is None or (card_serial is not None and self.state.card(card_serial) is None):
+            return False
+        self.agent.config = dataclasses.replace(self.agent.config, card_serial=card_serial)
+        return True
+
+    def inserted(self) -> str | None:
+        """The only card in the reader, or ``None`` when every card is."""
+        return self.agent.config.card_serial if self.agent is not None else None
+
+
+def cards_context(site: DemoSite, done: str | None, card: str | None) -> dict[str, Any]:
+    """What the test-cards page shows (either framework); ``done`` names what was just done."""
+    message = None
+    if done == "unlocked" and card is not None and site.state.card(card) is not None:
+        message = f"已記錄卡片 {card} 完成解鎖，PIN錯誤次數已歸零。"
+    elif done == "inserted":
+        message = "讀卡機已更新。"
+    return {
+        "cards": site.state.cards,
+        "tries": site.tries_left,
+        "inserted": site.inserted(),
+        "done": message,
+        "unblock_urls": (MOICA_UNBLOCK_URL, GCA_UNBLOCK_URL),
+    }

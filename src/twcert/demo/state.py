@@ -32,14 +32,14 @@ from ..testing.fixtures import AGENCIES, PEOPLE
 from ..validation import Validator
 from .cards import DemoCard, IssuedCard, issue_cards
 
-__all__ = ["MARKER", "DemoState", "build_state"]
+__all__ = ["ISSUING_CAS", "MARKER", "ROOT_CAS", "DemoState", "build_state"]
 
 #: A file that marks a directory as the demo's own (so a fresh start may empty it).
 MARKER: Final = ".twcert-demo"
 _WEEK: Final = dt.timedelta(days=7)
 #: CAs whose CRLs are preloaded (the GRCA ARLs go to the validator as CA CRLs).
-_ISSUING: Final = ("MOICA1", "MOICA2", "MOICA3", "GCA", "GTESTCA", "MOEACA", "XCA")
-_ROOTS: Final = ("GRCA1", "GRCA2", "GRCA3")
+ISSUING_CAS: Final = ("MOICA1", "MOICA2", "MOICA3", "GCA", "GTESTCA", "MOEACA", "XCA")
+ROOT_CAS: Final = ("GRCA1", "GRCA2", "GRCA3")
 _UNLISTED: Final = "ZZ9990000X"
 
 
@@ -76,7 +76,7 @@ def _prepare(directory: Path) -> None:
 def _crls(pki: FakeGPKI, revoked: list[Revoked], now: dt.datetime, root: Path) -> dict[str, bytes]:
     """One complete CRL per CA, written where the certificates' CDPs point (under ``pki/``)."""
     result: dict[str, bytes] = {}
-    for label in (*_ISSUING, *_ROOTS):
+    for label in (*ISSUING_CAS, *ROOT_CAS):
         ca = pki.cas[label]
         entries = revoked if label == "MOICA2" else []
         der = build_crl(ca, entries, this_update=now - dt.timedelta(hours=1), next_update=now + _WEEK)
@@ -89,12 +89,12 @@ def _crls(pki: FakeGPKI, revoked: list[Revoked], now: dt.datetime, root: Path) -
 
 def _validator(pki: FakeGPKI, crls: dict[str, bytes]) -> Validator:
     cache = CRLCache()
-    for label in _ISSUING:
+    for label in ISSUING_CAS:
         ca: FakeCA = pki.cas[label]
         cache.preload(crls[label], load_certificate(ca.der), url=ca.complete_crl_url)
     # CRLs are preloaded, never fetched during a login (HARD_FAIL: no answer, no login).
     checker = RevocationChecker(crls=cache, fetch_on_demand=False)
-    return Validator(pki.trust_store(), checker=checker, ca_crls=[crls[label] for label in _ROOTS])
+    return Validator(pki.trust_store(), checker=checker, ca_crls=[crls[label] for label in ROOT_CAS])
 
 
 def _soft_card(pki: FakeGPKI, item: IssuedCard) -> SoftCard:

@@ -169,3 +169,22 @@ class Screens:
 @pytest.fixture(scope="session")
 def screens() -> Screens:
     return Screens(SCREENSHOTS)
+
+
+@pytest.fixture(scope="session")
+def django_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """The same demo served with Django (``--django``)."""
+    try:
+        import django  # noqa: F401
+    except ImportError:
+        unavailable("Django is not installed (pip install 'twcert[django]')")
+    process, running = start_demo(tmp_path_factory.mktemp("demo-django") / "state", "--django")
+    try:
+        yield running
+    finally:
+        _stop(process)
+
+
+@pytest.fixture(scope="session")
+def django_screens() -> Screens:
+    return Screens(SCREENSHOTS / "django")

@@ -60,6 +60,11 @@ class Site:
     def text(self, css: str) -> str:
         return str(self.find(css).text)
 
+    def submit(self, button_css: str, expect_css: str) -> Any:
+        """Click a button that posts a form; return the element the next page must show."""
+        self.find(button_css).click()
+        return self.wait(lambda d: (self.finds(expect_css) or [None])[0])
+
     def fresh_session(self) -> None:
         self.open("/")
         self.driver.delete_all_cookies()

@@ -92,8 +92,8 @@ def test_three_wrong_pins_lock_the_card_with_the_unblock_address(site: Site, dem
     site.open("/demo/cards")
     row = site.find(f"tr[data-card='{demo.serial('citizen-chen')}']")
     assert row.find_elements("css selector", "td")[4].text == "0"
-    site.find(f"#unlock-{demo.serial('citizen-chen')}").click()
-    assert site.find("#unlock-done").is_displayed()
+    done = site.submit(f"#unlock-{demo.serial('citizen-chen')}", "#card-done")
+    assert "完成解鎖" in done.text
     site.shot("cards-unlocked")
     site.open("/auth/login")
     site.login("citizen-chen", pin="000000")
@@ -154,7 +154,7 @@ def test_agency_registers_vacancies_shown_only_inside_their_window(site: Site, d
 
     # Required fields left empty: each one is named, with its text.
     site.find("#field-agency_address").clear()
-    site.find("#submit-vacancy").click()
+    site.submit("#submit-vacancy", "#form-errors")
     problems = [li.text for li in site.finds("#form-errors .problems li")]
     for label in ("機關地址", "填寫人姓名", "填寫人電話", "人員區分", "職稱", "名額", "性別", "工作地"):
         assert any(f"「{label}」為必填欄位" in text for text in problems), (label, problems)
@@ -168,8 +168,7 @@ def test_agency_registers_vacancies_shown_only_inside_their_window(site: Site, d
         start=today,
         end=today + dt.timedelta(days=14),
     )
-    site.find("#submit-vacancy").click()
-    registered = site.find("#registered")
+    registered = site.submit("#submit-vacancy", "#registered")
     assert "已自動上網公告" in registered.text
     site.shot("registered-online")
 
@@ -182,8 +181,7 @@ def test_agency_registers_vacancies_shown_only_inside_their_window(site: Site, d
         start=later_start,
         end=later_start + dt.timedelta(days=14),
     )
-    site.find("#submit-vacancy").click()
-    assert "將於" in site.find("#registered").text
+    assert "將於" in site.submit("#submit-vacancy", "#registered").text
     site.shot("registered-scheduled")
 
     # The agency's query screen: today's window lists the first, not the one starting later.
@@ -192,9 +190,11 @@ def test_agency_registers_vacancies_shown_only_inside_their_window(site: Site, d
     assert now_title in listed and later_title not in listed
     site.shot("agency-query-today")
     query = site.find("#query-date")
+    later_roc = f"{later_start.year - 1911}/{later_start.month:02d}/{later_start.day:02d}"
     query.clear()
-    query.send_keys(f"{later_start.year - 1911}/{later_start.month:02d}/{later_start.day:02d}")
-    site.find("#query-submit").click()
+    query.send_keys(later_roc)
+    # The answer page shows the queried date in the field's value attribute.
+    site.submit("#query-submit", f"#query-date[value='{later_roc}']")
     listed = site.text("table.vacancies tbody")
     assert later_title in listed and now_title in listed  # both windows contain that day
     site.shot("agency-query-later-day")
