@@ -376,3 +376,42 @@ def test_pending_key_lives_in_the_session_only_while_pending(
     browser.first_use("wang.xm")
     with browser.client.session_transaction() as session:
         assert PENDING_KEY not in session
+
+
+def test_challenge_by_post_as_the_login_page_asks_for_it(browser: Browser, cards: dict[str, Card]) -> None:
+    browser.challenge()  # the page was rendered: the session has its token
+    issued = browser.post("/challenge", {}).get_json()
+    assert (
+        issued["status"] == "ok"
+        and issued["signature_type"] == "PKCS7"
+        and issued["hash_algorithm"] == "SHA256"
+    )
+    origin, challenge_id = issued["tbs"].split(" ")[1:3]
+    assert origin == "http://localhost" and challenge_id == issued["challenge_id"]
+    signed = {"challenge_id": issued["challenge_id"], "response": cards["agency-dgpa"].sign(issued["tbs"])}
+    assert browser.post("/login", signed).status_code == 200
+
+
+def test_first_use_posted_empty_by_a_script(browser: Browser, cards: dict[str, Card]) -> None:
+    browser.login(cards["citizen-wang"])
+    empty = browser.first_use("")
+    assert empty.status_code == 401 and empty.get_json()["error"]["code"] == "ACCOUNT_REQUIRED"
+    assert browser.first_use("wang.xm").status_code == 200
+
+
+def test_logout_from_a_page_redirects(browser: Browser, cards: dict[str, Card]) -> None:
+    browser.login(cards["agency-dgpa"])
+    browser.challenge()
+    answer = browser.client.post(
+        "/twcert/logout",
+        data={"csrf_token": browser.csrf, "next": "/private"},
+        headers={"Accept": "text/html"},
+    )
+    assert answer.status_code == 303 and answer.headers["Location"] == "/private"
+    assert _principal(browser) is None
+
+
+def test_next_with_control_characters_is_not_followed(browser: Browser, cards: dict[str, Card]) -> None:
+    assert (
+        browser.login(cards["agency-dgpa"], next="/private\r\nSet-Cookie: x=1").get_json()["redirect"] == "/"
+    )
