@@ -30,11 +30,13 @@ class Site:
     # -- plumbing ------------------------------------------------------------------------------
 
     def wait(self, condition: Any, timeout: float = WAIT) -> Any:
-        from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+        from selenium.common.exceptions import WebDriverException
         from selenium.webdriver.support.ui import WebDriverWait
 
-        # Pages navigate while we look: a vanished element means "not yet", not a failure.
-        ignored = (NoSuchElementException, StaleElementReferenceException)
+        # Pages navigate while we look: an element that vanished (stale, not found, or a DOM
+        # node "not belonging to the document" any more) means "not yet"; a real failure still
+        # ends in the timeout.
+        ignored = (WebDriverException,)
         return WebDriverWait(self.driver, timeout, ignored_exceptions=ignored).until(condition)
 
     def find(self, css: str) -> Any:
