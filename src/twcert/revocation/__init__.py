@@ -14,6 +14,7 @@ from .checker import RevocationChecker as RevocationChecker
 from .crl_cache import BackgroundRefresher as BackgroundRefresher
 from .crl_cache import CRLCache as CRLCache
 from .crl_index import CRLIndex as CRLIndex
+from .crl_index import CRLMetadata as CRLMetadata
 from .crl_index import RevokedEntry as RevokedEntry
 from .http import Fetcher as Fetcher
 from .http import FetchError as FetchError
@@ -30,6 +31,7 @@ __all__ = [
     "BackgroundRefresher",
     "CRLCache",
     "CRLIndex",
+    "CRLMetadata",
     "FetchError",
     "Fetcher",
     "HttpResponse",

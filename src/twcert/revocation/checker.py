@@ -70,7 +70,7 @@ class RevocationChecker:
             if source == "crl":
                 for url in cert.crl_urls:
                     index = self.crls.get(url, issuer.subject_key_identifier, at)
-                    if index is not None:
+                    if index is not None and index.covers(cert):
                         return self._crl_answer(index, url, cert, at)
             elif source == "ocsp":
                 cached = self.ocsp.cached(cert, issuer, at)
@@ -108,6 +108,9 @@ class RevocationChecker:
                         continue
                     if not index.is_fresh(at, skew=self.crls.skew):
                         failures.append(f"CRL {url}: stale (nextUpdate {index.next_update})")
+                        continue
+                    if not index.covers(cert):
+                        failures.append(f"CRL {url}: its scope does not cover the certificate")
                         continue
                     return self._crl_answer(index, url, cert, at)
         logger.warning("no revocation answer for serial %x: %s", cert.serial_number, "; ".join(failures))

@@ -55,7 +55,9 @@ class CRLCache:
     :param max_bytes: largest CRL accepted.
     :param skew: clock tolerance for thisUpdate/nextUpdate.
     :param refresh_margin: how long before nextUpdate a background refresh is due.
-    :param directory: optional place to persist indexes for other processes.
+    :param directory: optional place to persist indexes for other processes (created 0700).
+    :param key: a deployment secret: persisted indexes then carry an HMAC, so a process that can
+        write the directory still cannot plant a CRL index the others would trust.
     """
 
     def __init__(
@@ -67,6 +69,7 @@ class CRLCache:
         skew: dt.timedelta = dt.timedelta(minutes=5),
         refresh_margin: dt.timedelta = dt.timedelta(hours=1),
         directory: str | os.PathLike[str] | None = None,
+        key: bytes | None = None,
     ) -> None:
         self.fetcher: Fetcher = fetcher or UrllibFetcher()
         self.timeout = timeout
@@ -74,6 +77,7 @@ class CRLCache:
         self.skew = skew
         self.refresh_margin = refresh_margin
         self.directory = Path(directory) if directory is not None else None
+        self._key = key
         self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
         self._url_locks: dict[str, threading.Lock] = {}
@@ -151,9 +155,11 @@ class CRLCache:
             if not response.body:
                 raise FetchError(f"empty CRL response from {url}")
             index = CRLIndex.from_der(response.body, issuer=issuer, max_bytes=self.max_bytes)
-            if index.partition_urls and url not in index.partition_urls:
-                # A partition CRL must be the one the certificate pointed at.
-                raise RevocationDataError(f"CRL at {url} is a partition for {index.partition_urls[0]}")
+            if not index.covers(url):
+                # A partition CRL must be the one the certificate pointed at (a relative-name
+                # distribution point covers no URL at all).
+                scope = index.partition_urls[0] if index.partition_urls else "another scope"
+                raise RevocationDataError(f"CRL at {url} is a partition for {scope}")
             self.put(
                 url,
                 index,
@@ -178,12 +184,12 @@ class CRLCache:
 
     def _persist(self, url: str, index: CRLIndex, etag: str | None, last_modified: str | None) -> None:
         assert self.directory is not None
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = self._path_for(url)
         fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".crl.", suffix=".tmp")
         os.close(fd)
         try:
-            index.save(tmp)
+            index.save(tmp, key=self._key)
             os.replace(tmp, path)
             meta = {"url": url, "etag": etag, "last_modified": last_modified, "sha256": index.sha256}
             meta_tmp = path.with_suffix(".json.tmp")
@@ -202,7 +208,7 @@ class CRLCache:
         for meta_path in self.directory.glob("*.json"):
             try:
                 meta = json.loads(meta_path.read_text(encoding="utf-8"))
-                index = CRLIndex.open(meta_path.with_suffix(".crlidx"))
+                index = CRLIndex.open(meta_path.with_suffix(".crlidx"), key=self._key)
             except (OSError, ValueError, RevocationDataError) as exc:
                 logger.warning("ignoring persisted CRL index %s: %s", meta_path.name, exc)
                 continue

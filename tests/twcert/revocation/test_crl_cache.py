@@ -164,3 +164,34 @@ def test_indexes_are_shared_with_other_processes(
         data[len(data) // 2] ^= 0xFF
         path.write_bytes(bytes(data))
     assert CRLCache(directory=tmp_path).load_directory() == 0
+
+
+def test_partition_named_by_a_relative_name_covers_no_url(
+    pki: FakeGPKI, moica: TaiwanCertificate, server: RepositoryServer
+) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import NameOID
+
+    idp = x509.IssuingDistributionPoint(
+        full_name=None,
+        relative_name=x509.RelativeDistinguishedName([x509.NameAttribute(NameOID.COMMON_NAME, "CRL3")]),
+        only_contains_user_certs=False,
+        only_contains_ca_certs=False,
+        only_some_reasons=None,
+        indirect_crl=False,
+        only_contains_attribute_certs=False,
+    )
+    crl = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(pki.moica.name)
+        .last_update(NOW - DAY)
+        .next_update(NOW + DAY)
+        .add_extension(idp, critical=True)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(pki.moica.key.public_key()), False)
+        .sign(pki.moica.key, hashes.SHA256())
+    )
+    server.files["/complete.crl"] = crl.public_bytes(serialization.Encoding.DER)
+    # Served where a complete CRL is expected, it must not be taken for one.
+    with pytest.raises(RevocationDataError, match="partition"):
+        CRLCache().fetch(server.url("/complete.crl"), moica, NOW)
