@@ -97,6 +97,9 @@ def _run(args: argparse.Namespace) -> int:
     except (AgentStartError, SoftHsmError) as exc:
         print(f"twcert demo: {exc.message} ({exc.detail})", file=sys.stderr)
         return EXIT_FAILURE
+    except FileExistsError as exc:
+        print(f"twcert demo: {exc}; choose another --dir", file=sys.stderr)
+        return EXIT_FAILURE
     except OSError as exc:
         print(f"twcert demo: cannot serve on 127.0.0.1:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_FAILURE

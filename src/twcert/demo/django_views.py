@@ -35,7 +35,7 @@ from ..errors import TwcertError
 from .forms import FIELDS, field_id
 from .site import DemoSite, Viewer, cards_context
 
-__all__ = ["bind", "csrf_failure", "demo_context", "handler404", "urlpatterns"]
+__all__ = ["bind", "csrf_failure", "demo_context", "handler404", "handler500", "urlpatterns"]
 
 _HERE = Path(__file__).parent
 _TWCERT_CSS = Path(twcert.__file__).parent / "contrib" / "flask" / "static"
@@ -110,7 +110,15 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     return render(request, "demo/not_found.html", status=404)
 
 
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Django's 500, shown with the catalogued text (Django logs the failure itself)."""
+    from ..contrib.flask.errors import UnexpectedError
+
+    return error_page(request, UnexpectedError("django 500"))
+
+
 handler404 = not_found
+handler500 = server_error
 
 
 @_GET

@@ -8,11 +8,13 @@ Pages (Traditional Chinese): 首頁 → 登入 (the adapter's login page, in thi
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import secrets
 from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, abort, redirect, render_template, request, send_from_directory, url_for
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from twcert_vacancy import WORK_PLACES, PersonKind
@@ -21,6 +23,7 @@ from twcert_vacancy.model import KNOWN_PERSON_KINDS
 from twcert_vacancy.rocdate import parse_roc_or_iso
 
 from ..contrib.flask import TWCert, current_principal, login_required
+from ..contrib.flask.errors import UnexpectedError
 from ..contrib.flask.responses import error_response
 from ..contrib.flask.security import verify_post
 from ..errors import TwcertError
@@ -28,6 +31,8 @@ from .forms import FIELDS, field_id
 from .site import DemoSite, cards_context, roc
 
 __all__ = ["create_app"]
+
+log = logging.getLogger("twcert.demo")
 
 _HERE = Path(__file__).parent
 
@@ -180,6 +185,14 @@ def create_app(site: DemoSite, *, secret_key: str | None = None) -> Flask:
     @app.errorhandler(404)
     def not_found(error: Exception) -> tuple[str, int]:
         return render_template("demo/not_found.html"), 404
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> BaseResponse | HTTPException:
+        if isinstance(error, HTTPException):
+            return error
+        # The type only: a foreign exception's message may quote form data.
+        log.error("demo page failed: %s", type(error).__name__)
+        return error_response(UnexpectedError(type(error).__name__), login_url=url_for("twcert.login_page"))
 
     app.add_template_global(roc, "roc")
     app.add_template_filter(lambda places: "、".join(p.name for p in places), "places")

@@ -147,3 +147,28 @@ def test_command_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: A
     shown = capsys.readouterr().out
     for option in ("--port", "--agent-port", "--dir", "--django"):
         assert option in shown
+
+
+def test_an_unexpected_failure_is_a_catalogued_page_without_personal_data(
+    site: DemoSite, client: FlaskClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(page: int = 1) -> Any:
+        raise RuntimeError("row of A123456789 王小明")
+
+    monkeypatch.setattr(site, "public", broken)
+    with caplog.at_level("ERROR"):
+        answer = client.get("/jobs", headers={"Accept": "text/html"})
+    text = answer.get_data(as_text=True)
+    assert answer.status_code == 500 and "INTERNAL_ERROR" in text and "系統發生錯誤" in text
+    assert "A123456789" not in text and "Traceback" not in text
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "RuntimeError" in logged and "A123456789" not in logged
+
+
+def test_command_line_refuses_a_foreign_state_directory(tmp_path: Path, capsys: Any) -> None:
+    from twcert.cli import main
+
+    (tmp_path / "notes.txt").write_text("mine", encoding="utf-8")
+    assert main(["demo", "--dir", str(tmp_path), "--port", "0", "--agent-port", "0"]) == 1
+    assert "not a twcert demo directory" in capsys.readouterr().err
+    assert (tmp_path / "notes.txt").exists()
