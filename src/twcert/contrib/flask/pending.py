@@ -9,7 +9,8 @@ signature, validity, session and origin binding, the personnel rules — runs ag
 
 The entry is single-use (``take`` is atomic), expires after ``TWCERT_PENDING_TTL``, and is
 stored under a hash of its key. One guess per signature also means the form cannot be used to
-probe which accounts exist.
+probe which accounts exist. It holds the card's certificate (holder name, ID tail) only that
+long: taken entries are deleted, expired ones purged at every ``put``.
 """
 
 from __future__ import annotations
