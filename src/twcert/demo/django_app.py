@@ -125,10 +125,10 @@ def django_settings(site: DemoSite, *, secret_key: str | None = None) -> dict[st
 
 def create_app(site: DemoSite) -> Any:
     """Configure Django for this process, create its tables, and return the WSGI app."""
-    import django  # type: ignore[import-untyped]
-    from django.conf import settings  # type: ignore[import-untyped]
-    from django.core.management import call_command  # type: ignore[import-untyped]
-    from django.core.wsgi import get_wsgi_application  # type: ignore[import-untyped]
+    import django  # type: ignore[import-untyped, unused-ignore]
+    from django.conf import settings  # type: ignore[import-untyped, unused-ignore]
+    from django.core.management import call_command  # type: ignore[import-untyped, unused-ignore]
+    from django.core.wsgi import get_wsgi_application  # type: ignore[import-untyped, unused-ignore]
 
     if settings.configured:
         raise RuntimeError("Django is already configured in this process")

@@ -12,17 +12,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from django.contrib.auth import logout as auth_logout  # type: ignore[import-untyped]
-from django.http import (  # type: ignore[import-untyped]
+from django.contrib.auth import logout as auth_logout  # type: ignore[import-untyped, unused-ignore]
+from django.http import (  # type: ignore[import-untyped, unused-ignore]
+    FileResponse,
     Http404,
     HttpRequest,
     HttpResponse,
     HttpResponseNotAllowed,
     HttpResponseRedirect,
 )
-from django.shortcuts import render  # type: ignore[import-untyped]
-from django.urls import include, path, reverse  # type: ignore[import-untyped]
-from django.views.static import serve  # type: ignore[import-untyped]
+from django.shortcuts import render  # type: ignore[import-untyped, unused-ignore]
+from django.urls import include, path, reverse  # type: ignore[import-untyped, unused-ignore]
+from django.views.static import serve  # type: ignore[import-untyped, unused-ignore]
 
 import twcert
 from twcert_vacancy import WORK_PLACES, PersonKind
@@ -42,7 +43,7 @@ _TWCERT_CSS = Path(twcert.__file__).parent / "contrib" / "flask" / "static"
 #: The site the views serve (one per process: Django's settings are per process too).
 _bound: dict[str, DemoSite] = {}
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponse | FileResponse]
 
 
 def bind(site: DemoSite) -> None:
@@ -62,7 +63,7 @@ def _methods(*allowed: str) -> Callable[[View], View]:
 
     def decorator(view: View) -> View:
         @wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse | FileResponse:
             if request.method not in allowed:
                 return HttpResponseNotAllowed(list(allowed))
             return view(request, *args, **kwargs)
@@ -87,7 +88,7 @@ def demo_context(request: HttpRequest) -> dict[str, Any]:
 
 def _login_required(view: View) -> View:
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse | FileResponse:
         if _viewer(request) is None:
             return HttpResponseRedirect(f"{reverse('twcert:page')}?next={quote(request.get_full_path())}")
         return view(request, *args, **kwargs)
@@ -256,17 +257,17 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 
 
 @_GET
-def pki(request: HttpRequest, name: str) -> HttpResponse:
+def pki(request: HttpRequest, name: str) -> HttpResponse | FileResponse:
     return serve(request, name, document_root=str(_demo().state.directory / "pki"))
 
 
 @_GET
-def demo_static(request: HttpRequest, filename: str) -> HttpResponse:
+def demo_static(request: HttpRequest, filename: str) -> HttpResponse | FileResponse:
     return serve(request, filename, document_root=str(_HERE / "static"))
 
 
 @_GET
-def twcert_static(request: HttpRequest, filename: str) -> HttpResponse:
+def twcert_static(request: HttpRequest, filename: str) -> HttpResponse | FileResponse:
     return serve(request, filename, document_root=str(_TWCERT_CSS))
 
 

@@ -8,8 +8,8 @@ from collections.abc import Iterable
 from typing import Any, Final
 from urllib.parse import urlencode
 
-from django.middleware.csrf import get_token  # type: ignore[import-untyped]
-from django.urls import reverse  # type: ignore[import-untyped]
+from django.middleware.csrf import get_token  # type: ignore[import-untyped, unused-ignore]
+from django.urls import reverse  # type: ignore[import-untyped, unused-ignore]
 from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup, escape
