@@ -3,8 +3,9 @@
 * subjectDirectoryAttributes (2.5.29.9), ``SEQUENCE OF SEQUENCE { OID, SET OF ANY }``: asn1crypto
   decodes it correctly but takes ~110 µs per certificate, more than an RSA verification;
   this reads just that shape in a few µs.
-* The raw issuer and subject Name encodings of a certificate, for name chaining by bytes:
-  :mod:`cryptography` exposes them only through ``Name`` objects that cost ~30 µs each.
+* The raw issuer and subject Name encodings of a certificate, for name chaining by bytes, and
+  its tbsCertificate bytes: :mod:`cryptography` exposes names only through ``Name`` objects that
+  cost ~30 µs each, and re-encodes the TBS (~10 µs) on every ``tbs_certificate_bytes``.
 
 ``tests/twcert/test_der.py`` checks both against asn1crypto/cryptography on generated inputs.
 Anything unexpected raises :class:`ValueError`.
@@ -15,14 +16,16 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Final
 
-__all__ = ["certificate_names", "decode_oid", "read_subject_directory_attributes"]
+__all__ = ["certificate_names", "decode_oid", "name_attributes", "read_subject_directory_attributes"]
 
+# The ASCII-only string types decode as UTF-8 (a superset), as cryptography does: some issuers
+# put non-ASCII bytes in a PrintableString and a login must not fail on that alone.
 _STRING_TAGS: Final = {
     0x0C: "utf-8",  # UTF8String
-    0x13: "ascii",  # PrintableString
-    0x16: "ascii",  # IA5String
-    0x1A: "ascii",  # VisibleString
-    0x12: "ascii",  # NumericString
+    0x13: "utf-8",  # PrintableString
+    0x16: "utf-8",  # IA5String
+    0x1A: "utf-8",  # VisibleString
+    0x12: "utf-8",  # NumericString
     0x14: "latin-1",  # TeletexString (as asn1crypto decodes it)
     0x1E: "utf-16-be",  # BMPString
     0x1C: "utf-32-be",  # UniversalString
@@ -106,11 +109,12 @@ def read_subject_directory_attributes(buf: bytes) -> dict[str, list[str]]:
     return result
 
 
-def certificate_names(der: bytes) -> tuple[bytes, bytes]:
-    """(issuer, subject) Name encodings of a DER certificate, as they appear in it."""
+def certificate_names(der: bytes) -> tuple[bytes, bytes, bytes]:
+    """(issuer, subject, tbsCertificate) encodings of a DER certificate, as they appear in it."""
     tag, pos, end = _header(der, 0, len(der))
     if tag != 0x30:
         raise ValueError("certificate is not a SEQUENCE")
+    tbs_start = pos
     tag, pos, tbs_end = _header(der, pos, end)
     if tag != 0x30:
         raise ValueError("tbsCertificate is not a SEQUENCE")
@@ -126,4 +130,34 @@ def certificate_names(der: bytes) -> tuple[bytes, bytes]:
         raise ValueError("tbsCertificate too short")
     # serialNumber, signature, issuer, validity, subject
     (issuer_start, issuer_stop), (subject_start, subject_stop) = fields[2], fields[4]
-    return der[issuer_start:issuer_stop], der[subject_start:subject_stop]
+    return der[issuer_start:issuer_stop], der[subject_start:subject_stop], der[tbs_start:tbs_end]
+
+
+def name_attributes(name: bytes) -> list[tuple[str, str]]:
+    """(attribute OID, text) pairs of a DER Name, in order: its RDNs flattened.
+
+    Only the attributes GPKI names use are needed by the login path (CN, OU, O, serialNumber);
+    strings decode by their ASN.1 type, anything else becomes the hex of its encoding.
+    """
+    tag, pos, end = _header(name, 0, len(name))
+    if tag != 0x30 or end != len(name):
+        raise ValueError("Name is not a single SEQUENCE")
+    pairs: list[tuple[str, str]] = []
+    while pos < end:
+        tag, rpos, rend = _header(name, pos, end)
+        if tag != 0x31:
+            raise ValueError("RDN is not a SET")
+        while rpos < rend:
+            tag, apos, aend = _header(name, rpos, rend)
+            if tag != 0x30:
+                raise ValueError("attribute is not a SEQUENCE")
+            tag, opos, oend = _header(name, apos, aend)
+            if tag != 0x06:
+                raise ValueError("attribute type is not an OID")
+            vtag, vpos, vend = _header(name, oend, aend)
+            if vend != aend:
+                raise ValueError("trailing data in an attribute")
+            pairs.append((decode_oid(name[opos:oend]), _value_text(vtag, name[vpos:vend], name[oend:vend])))
+            rpos = aend
+        pos = rend
+    return pairs

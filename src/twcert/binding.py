@@ -17,18 +17,24 @@ import threading
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
-from .certificate import TaiwanCertificate
+from .certificate import CAFamily, TaiwanCertificate
 
 __all__ = ["Binding", "BindingKeyKind", "BindingStore", "MemoryBindingStore", "binding_key"]
 
 BindingKeyKind = Literal["subject_serial", "certificate"]
 
 
-def binding_key(cert: TaiwanCertificate, kind: BindingKeyKind = "subject_serial") -> str:
-    """The identity a first-use binding is stored under (see the module docstring)."""
+def binding_key(
+    cert: TaiwanCertificate, kind: BindingKeyKind = "subject_serial", *, family: CAFamily | None = None
+) -> str:
+    """The identity a first-use binding is stored under (see the module docstring).
+
+    :param family: the issuing CA's family as validation established it (saves decoding the
+        issuer name when the issuing key is not one of the bundled ones).
+    """
     if kind == "certificate" or not cert.subject_serial:
         return f"sha256:{cert.sha256}"
-    return f"{cert.family.value}:serial:{cert.subject_serial}"
+    return f"{(family or cert.family).value}:serial:{cert.subject_serial}"
 
 
 @dataclass(frozen=True, slots=True)

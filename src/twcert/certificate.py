@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID, NameOID
 
 from . import oids
-from ._der import certificate_names, read_subject_directory_attributes
+from ._der import certificate_names, name_attributes, read_subject_directory_attributes
 from .errors import CertificateParseError
 from .idnumber import mask_name, mask_serial
 
@@ -201,6 +201,8 @@ class TaiwanCertificate:
     #: The issuer and subject Name encodings, for name chaining by bytes.
     issuer_der: bytes = field(repr=False)
     subject_der: bytes = field(repr=False)
+    #: The signed part (tbsCertificate) as it appears in :attr:`der`.
+    tbs_der: bytes = field(repr=False)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, TaiwanCertificate):
@@ -226,20 +228,20 @@ class TaiwanCertificate:
 
     @cached_property
     def _subject(self) -> _NameParts:
-        return _NameParts.of(self.certificate, "subject")
+        return _NameParts.of(self.subject_der, "subject")
 
     @cached_property
     def _issuer(self) -> _NameParts:
-        return _NameParts.of(self.certificate, "issuer")
+        return _NameParts.of(self.issuer_der, "issuer")
 
     @cached_property
     def subject(self) -> str:
         """Subject DN, RFC 4514 string (contains the holder's name: do not log it)."""
-        return self._subject.rfc4514()
+        return self._subject.rfc4514(self.certificate, "subject")
 
     @cached_property
     def issuer(self) -> str:
-        return self._issuer.rfc4514()
+        return self._issuer.rfc4514(self.certificate, "issuer")
 
     @property
     def holder_name(self) -> str | None:
@@ -319,36 +321,41 @@ _GRCA_NAME: Final = "Government Root Certification Authority"
 _TEST_CA_OU: Final = "政府測試憑證管理中心"
 
 
+_CN: Final = NameOID.COMMON_NAME.dotted_string
+_OU: Final = NameOID.ORGANIZATIONAL_UNIT_NAME.dotted_string
+_O: Final = NameOID.ORGANIZATION_NAME.dotted_string
+_SERIAL: Final = NameOID.SERIAL_NUMBER.dotted_string
+
+
 @dataclass(frozen=True, slots=True)
 class _NameParts:
-    """The attributes of one Name that the GPKI fields use (building the cryptography ``Name``
-    costs ~25 µs, its RFC 4514 string as much again, so each is made only when asked for)."""
+    """The attributes of one Name that the GPKI fields use, read from its DER by the small
+    reader in :mod:`twcert._der` (a cryptography ``Name`` costs ~25 µs, its RFC 4514 string as
+    much again; the login path needs neither)."""
 
-    name: x509.Name
+    der: bytes
     cns: tuple[str, ...]
     ous: tuple[str, ...]
     orgs: tuple[str, ...]
     serials: tuple[str, ...]
 
     @classmethod
-    def of(cls, cert: x509.Certificate, which: str) -> _NameParts:
+    def of(cls, der: bytes, which: str) -> _NameParts:
         try:
-            name = cert.subject if which == "subject" else cert.issuer
-            return cls(
-                name,
-                tuple(_attr(name, NameOID.COMMON_NAME)),
-                tuple(_attr(name, NameOID.ORGANIZATIONAL_UNIT_NAME)),
-                tuple(_attr(name, NameOID.ORGANIZATION_NAME)),
-                tuple(_attr(name, NameOID.SERIAL_NUMBER)),
-            )
-        except ValueError as exc:
+            pairs = name_attributes(der)
+        except (ValueError, UnicodeDecodeError, IndexError) as exc:
             raise CertificateParseError(f"malformed {which} name: {exc}") from exc
 
-    def rfc4514(self) -> str:
+        def values(oid: str) -> tuple[str, ...]:
+            return tuple(text for kind, text in pairs if kind == oid)
+
+        return cls(der, values(_CN), values(_OU), values(_O), values(_SERIAL))
+
+    def rfc4514(self, cert: x509.Certificate, which: str) -> str:
         try:
-            return self.name.rfc4514_string()
+            return (cert.subject if which == "subject" else cert.issuer).rfc4514_string()
         except ValueError as exc:
-            raise CertificateParseError(f"malformed name: {exc}") from exc
+            raise CertificateParseError(f"malformed {which} name: {exc}") from exc
 
 
 def key_identifier(cert: x509.Certificate) -> bytes:
@@ -477,10 +484,6 @@ def _from_der(der: bytes, issuers: Mapping[bytes, IssuerInfo] | None) -> TaiwanC
         raise CertificateParseError(f"malformed certificate field: {type(exc).__name__}: {exc}") from exc
 
 
-def _attr(name: x509.Name, oid: x509.ObjectIdentifier) -> list[str]:
-    return [str(a.value) for a in name.get_attributes_for_oid(oid)]
-
-
 def _usage(ku: x509.KeyUsage | None, is_ca: bool) -> tuple[CertificateUsage, frozenset[str]]:
     if ku is None:
         return (CertificateUsage.CA if is_ca else CertificateUsage.UNKNOWN), frozenset()
@@ -526,7 +529,7 @@ def _build(
 ) -> TaiwanCertificate:
     by_oid = {e.oid: e.value for e in cert.extensions}
     try:
-        issuer_der, subject_der = certificate_names(der)
+        issuer_der, subject_der, tbs_der = certificate_names(der)
     except (ValueError, IndexError) as exc:
         raise CertificateParseError(f"malformed certificate header: {exc}") from exc
 
@@ -615,4 +618,5 @@ def _build(
         known_issuer=known,
         issuer_der=issuer_der,
         subject_der=subject_der,
+        tbs_der=tbs_der,
     )

@@ -227,8 +227,11 @@ class LoginService:
                 raise PinLockedError("card locked per the PIN ledger", unblock_url=unblock_url(cert.family))
         result = self.validator.validate(cert)
         context["family"] = result.family.value
-        if self.pin_ledger is not None and card_serial and pin_status is not None and (
-            pin_status.tries_left != self.pin_ledger.limit
+        if (
+            self.pin_ledger is not None
+            and card_serial
+            and pin_status is not None
+            and (pin_status.tries_left != self.pin_ledger.limit)
         ):
             self.pin_ledger.store.reset(card_serial)  # a success ends a run of failures
         if result.family is CAFamily.MOICA:
@@ -329,7 +332,7 @@ class LoginService:
             raise CertificateNotAccepted("citizen login is not configured (no personnel directory/bindings)")
         cert = result.certificate
         context["holder"] = idnumber.mask_name(cert.holder_name)
-        identity = binding_key(cert, self.binding_key_kind)
+        identity = binding_key(cert, self.binding_key_kind, family=result.family)
         existing = self.bindings.get(identity)
         first_use = existing is None
         if existing is not None:

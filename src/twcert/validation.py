@@ -260,9 +260,9 @@ class Validator:
         params = inner.signature_algorithm_parameters
         try:
             if isinstance(key, rsa.RSAPublicKey) and isinstance(params, padding.PKCS1v15 | padding.PSS):
-                key.verify(inner.signature, inner.tbs_certificate_bytes, params, algorithm)
+                key.verify(inner.signature, cert.tbs_der, params, algorithm)
             elif isinstance(key, ec.EllipticCurvePublicKey) and isinstance(params, ec.ECDSA):
-                key.verify(inner.signature, inner.tbs_certificate_bytes, params)
+                key.verify(inner.signature, cert.tbs_der, params)
             else:
                 return False
         except InvalidSignature:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from asn1crypto import core as asn1
 from cryptography import x509
+from cryptography.x509.oid import NameOID
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from twcert._der import certificate_names, decode_oid, read_subject_directory_attributes
+from twcert._der import certificate_names, decode_oid, name_attributes, read_subject_directory_attributes
 from twcert.certificate import SubjectDirectoryAttributesSpec
 from twcert.testing import FakeGPKI
 
@@ -80,6 +81,49 @@ def test_non_der_lengths_are_refused() -> None:
 def test_certificate_names_are_the_names_cryptography_sees(pki: FakeGPKI) -> None:
     for issued in (pki.issue_citizen("王小明", "A123456789"), pki.cas["GRCA2"], pki.cas["MOICA2"]):
         cert = x509.load_der_x509_certificate(issued.der)
-        issuer, subject = certificate_names(issued.der)
+        issuer, subject, tbs = certificate_names(issued.der)
         assert issuer == cert.issuer.public_bytes()
         assert subject == cert.subject.public_bytes()
+        assert tbs == cert.tbs_certificate_bytes
+
+
+name_values = st.text(alphabet=st.characters(blacklist_categories=["Cs", "Cc"]), min_size=1, max_size=20)
+name_oids = st.sampled_from(
+    [
+        NameOID.COMMON_NAME,
+        NameOID.ORGANIZATIONAL_UNIT_NAME,
+        NameOID.ORGANIZATION_NAME,
+        NameOID.SERIAL_NUMBER,
+        NameOID.COUNTRY_NAME,
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.tuples(name_oids, name_values), min_size=1, max_size=2), max_size=6))
+def test_name_reader_agrees_with_cryptography(rdns: list[list[tuple[x509.ObjectIdentifier, str]]]) -> None:
+    attributes = []
+    for rdn in rdns:
+        try:
+            attributes.append(
+                x509.RelativeDistinguishedName(
+                    [
+                        x509.NameAttribute(oid, value if oid != NameOID.COUNTRY_NAME else "TW")
+                        for oid, value in rdn
+                    ]
+                )
+            )
+        except ValueError:
+            return  # an RDN cryptography itself refuses (duplicate attribute)
+    name = x509.Name(attributes)
+    expected = [(a.oid.dotted_string, a.value) for rdn in name.rdns for a in rdn]
+    assert sorted(name_attributes(name.public_bytes())) == sorted(expected)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.binary(max_size=200))
+def test_name_reader_raises_only_value_errors(data: bytes) -> None:
+    try:
+        name_attributes(data)
+    except (ValueError, UnicodeDecodeError):
+        pass

@@ -105,7 +105,15 @@ def build_scenarios(fs: FixtureSet) -> list[Scenario]:
     wrong_key = [_fixture_crl(fs, "MOICA2-wrong-key"), *no_moica2]
     stale = [_fixture_crl(fs, "MOICA2-old-with-hold"), *no_moica2]
     other_generation = [_fixture_crl(fs, "MOICA1-complete"), *no_moica2]
-    wrong_issuer_name = [("MOICA2", build_crl(moica2, [], this_update=now - DAY, next_update=now + 6 * DAY, issuer_name=pki.cas["GCA"].name)), *no_moica2]
+    wrong_issuer_name = [
+        (
+            "MOICA2",
+            build_crl(
+                moica2, [], this_update=now - DAY, next_update=now + 6 * DAY, issuer_name=pki.cas["GCA"].name
+            ),
+        ),
+        *no_moica2,
+    ]
     weird_critical = x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.99999.7"), b"\x05\x00")
 
     def issued_by_expired_ca() -> bytes:

@@ -151,7 +151,7 @@ _AGENCY_TEXT = (
 class _Prepared:
     """A statement compiled once for the engine's dialect, run on the driver connection."""
 
-    __slots__ = ("defaults", "order", "positional", "returns_rows", "sql")
+    __slots__ = ("defaults", "order", "positional", "read_only", "returns_rows", "sql")
 
     def __init__(self, engine: Engine, statement: Any) -> None:
         compiled = statement.compile(dialect=engine.dialect)
@@ -161,6 +161,7 @@ class _Prepared:
         # Literal values in the statement (e.g. ``failures + 1``) compile to anonymous binds.
         self.defaults: dict[str, Any] = dict(compiled.params)
         self.returns_rows = bool(getattr(statement, "_returning", None)) or statement.is_select
+        self.read_only = bool(statement.is_select)
 
     def params(self, values: Mapping[str, Any]) -> Any:
         merged = {**self.defaults, **values}
@@ -180,6 +181,7 @@ class _Base:
         self.engine = engine
         self.table = table
         self._local = threading.local()
+        self._is_sqlite = engine.dialect.name == "sqlite"
         self._prepare()
 
     def _prepare(self) -> None:
@@ -211,7 +213,8 @@ class _Base:
                 for prepared, values in statements:
                     cursor.execute(prepared.sql, prepared.params(values))
                     results.append([tuple(row) for row in cursor.fetchall()] if prepared.returns_rows else [])
-                conn.commit()
+                if not self._sqlite_read_only(statements):
+                    conn.commit()
                 return results
             except BaseException:
                 with contextlib.suppress(Exception):
@@ -222,6 +225,11 @@ class _Base:
         except (SQLAlchemyError, self.engine.dialect.loaded_dbapi.Error) as exc:
             self._discard()
             raise BackendUnavailableError(f"database: {type(exc).__name__}: {str(exc)[:200]}") from exc
+
+    def _sqlite_read_only(self, statements: Sequence[tuple[_Prepared, Mapping[str, Any]]]) -> bool:
+        # sqlite3 opens no transaction for a SELECT, so there is nothing to commit; other
+        # drivers (psycopg) begin one implicitly and must end it.
+        return self._is_sqlite and all(p.read_only for p, _ in statements)
 
     def _one(self, prepared: _Prepared, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
         rows = self._run([(prepared, values)])[0]

@@ -155,6 +155,23 @@ def check_sessions(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> l
     return []
 
 
+def check_popup_policy(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """``twcert.W007``: a Cross-Origin-Opener-Policy of ``same-origin`` cuts the login page off
+    from the HiPKI popup (``/popupForm``), so every card login would fail."""
+    if "django.middleware.security.SecurityMiddleware" not in settings.MIDDLEWARE:
+        return []
+    if getattr(settings, "SECURE_CROSS_ORIGIN_OPENER_POLICY", "same-origin") != "same-origin":
+        return []
+    return [
+        checks.Warning(
+            "SecurityMiddleware sends Cross-Origin-Opener-Policy: same-origin, which severs the login "
+            "page from the HiPKI Local Server popup: card logins fail with LOCAL_SIGNER_UNAVAILABLE.",
+            hint='Set SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin-allow-popups".',
+            id="twcert.W007",
+        )
+    ]
+
+
 def _store_problem(spec: StoreSpec, key: str, conf: TwcertSettings) -> str | None:
     if spec.kind == "django":
         if conf.database is not None and conf.database not in settings.DATABASES:
@@ -268,3 +285,4 @@ def register() -> None:
     checks.register(check_sessions, checks.Tags.security)
     checks.register(check_stores)
     checks.register(check_production, checks.Tags.security)
+    checks.register(check_popup_policy, checks.Tags.security)

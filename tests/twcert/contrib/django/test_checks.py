@@ -77,6 +77,23 @@ def test_e003_backend_missing() -> None:
     assert twcert_ids(AUTHENTICATION_BACKENDS=[subclass]) == []
 
 
+def test_w007_popup_cut_off_by_coop() -> None:
+    security = ["django.middleware.security.SecurityMiddleware", *test_settings.MIDDLEWARE]
+    assert twcert_ids(MIDDLEWARE=security) == ["twcert.W007"]  # Django's default COOP
+    assert twcert_ids(MIDDLEWARE=security, SECURE_CROSS_ORIGIN_OPENER_POLICY="same-origin-allow-popups") == []
+
+
+def test_login_page_never_posts_the_pin() -> None:
+    from pathlib import Path
+
+    import twcert.contrib.django as app
+
+    template = (Path(app.__file__).parent / "templates" / "twcert" / "login.html").read_text(encoding="utf-8")
+    pin_input = next(line for line in template.splitlines() if 'id="twcert-pin"' in line)
+    # A field without a name is never submitted, even if the page script fails to stop the form.
+    assert "name=" not in pin_input
+
+
 def test_e004_signed_cookie_sessions() -> None:
     ids = twcert_ids(SESSION_ENGINE="django.contrib.sessions.backends.signed_cookies")
     assert ids == ["twcert.E004"]
