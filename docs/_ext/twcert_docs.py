@@ -13,7 +13,7 @@ from typing import Any
 from docutils import nodes
 from docutils.parsers.rst import Directive
 
-_PACKAGES = ("twcert", "twcert.card.errors", "twcert_vacancy.errors", "twcert.agency.orglist")
+_PACKAGES = ("twcert", "twcert.card.errors", "twcert_vacancy.errors", "twcert.agency.orglist", "twcert.contrib.flask")
 
 
 def _row(cells: list[str]) -> nodes.row:
