@@ -11,8 +11,6 @@ from twcert import CAFamily, TrustStore
 from twcert.errors import ConfigurationError, TrustAnchorPinError
 from twcert.trust import BUNDLED_PINS
 
-SHARED_REAL_CA = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "real-ca"
-
 
 def test_bundled_pins_match_the_files(real_ca_dir: Path) -> None:
     for name, pin in BUNDLED_PINS.items():
@@ -91,10 +89,3 @@ def test_bad_ca_files_are_configuration_errors(fixture_set, tmp_path: Path) -> N
     (tmp_path / "leaf.pem").write_bytes(fixture_set.pem("citizen-wang"))
     with pytest.raises(ConfigurationError, match="not a CA"):
         TrustStore.empty().with_pem_files(tmp_path / "leaf.pem")
-
-
-def test_shared_real_ca_files_are_the_bundled_ones(real_ca_dir: Path) -> None:
-    if not SHARED_REAL_CA.exists():
-        pytest.skip("the shared research folder is not part of a clean clone")
-    for name in BUNDLED_PINS:
-        assert (SHARED_REAL_CA / name).read_bytes() == (real_ca_dir / name).read_bytes()

@@ -23,8 +23,8 @@ from twcert_vacancy import (
     work_place,
 )
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"
-CALENDAR_114 = SHARED / "data" / "dgpa-office-calendar-114-big5.csv"
+# A verbatim copy of the real DGPA calendar, committed with the tests (fixtures/dgpa/README.md).
+CALENDAR_114 = Path(__file__).resolve().parents[2] / "fixtures" / "dgpa" / "dgpa-office-calendar-114-big5.csv"
 TAIPEI = dt.timezone(dt.timedelta(hours=8))
 AGENCY = "A29000000G"
 OTHER_AGENCY = "A15000000H"
