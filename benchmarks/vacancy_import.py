@@ -8,8 +8,9 @@ reports wall and CPU rows/s and the child's peak RSS:
 
 - ``baseline``: ``xml.etree.ElementTree.iterparse`` turning each ``<ROW>`` into a dict (no model);
 - ``read``: :class:`twcert_vacancy.DgpaFeedReader` (what ``read_dgpa_xml`` does, without keeping rows);
-- ``import-sqlite`` / ``import-postgresql``: reader → ``SqlVacancyRepository.import_many``
-  (what ``twcert vacancy import`` does).
+- ``import …``: :func:`twcert_vacancy.feedimport.import_feed` into SQLite / PostgreSQL, in one
+  process (``--no-parallel``) and with the feed read in a worker process (what ``twcert vacancy
+  import`` does for files of 4 MB and more). Wall time includes the worker's start and the commit.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from vacancy_data import generate
 
 from twcert_vacancy import Actor, DgpaFeedReader, RocDate, SqlVacancyRepository, Vacancy, write_dgpa_xml
+from twcert_vacancy.feedimport import import_feed
 
 BATCH = 1000
 ANNOUNCED = RocDate(115, 1, 1)
@@ -74,9 +76,11 @@ def _phase(name: str, path: Path, db: str | None, schema: str | None) -> dict[st
             rows += isinstance(item, Vacancy)
     else:
         repository = SqlVacancyRepository(db, schema=schema)
-        reader = (item for item in DgpaFeedReader(path) if isinstance(item, Vacancy))
-        report = repository.import_many(reader, Actor("benchmark"), at=dt.datetime.now(dt.UTC))
-        rows = report.added
+        parallel = name.endswith("-parallel")
+        done = import_feed(
+            repository, path, Actor("benchmark"), at=dt.datetime.now(dt.UTC), parallel=parallel
+        )
+        rows = done.report.added
         repository.close()
     return {
         "rows": rows,
@@ -149,25 +153,28 @@ def main() -> int:
         for _repeat in range(2):
             _report("baseline: ET.iterparse to dicts", _run_child("baseline", path), size)
             _report("read: DgpaFeedReader", _run_child("read", path), size)
-        sqlite_url = f"sqlite:///{Path(folder) / 'import.sqlite3'}"
-        _report("import into SQLite", _run_child("import-sqlite", path, sqlite_url), size)
+        for mode in ("", "-parallel"):
+            sqlite_url = f"sqlite:///{Path(folder) / f'import{mode}.sqlite3'}"
+            label = "import into SQLite" + (", parallel read" if mode else "")
+            _report(label, _run_child(f"import-sqlite{mode}", path, sqlite_url), size)
         if not args.no_postgres:
             import sqlalchemy as sa
 
-            schema = f"bench_{uuid.uuid4().hex[:10]}"
             engine = sa.create_engine(args.postgres)
-            with engine.begin() as connection:
-                connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-            try:
-                _report(
-                    "import into PostgreSQL",
-                    _run_child("import-postgresql", path, args.postgres, schema),
-                    size,
-                )
-            finally:
+            for mode in ("", "-parallel"):
+                schema = f"bench_{uuid.uuid4().hex[:10]}"
                 with engine.begin() as connection:
-                    connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-                engine.dispose()
+                    connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+                try:
+                    _report(
+                        "import into PostgreSQL" + (", parallel read" if mode else ""),
+                        _run_child(f"import-postgresql{mode}", path, args.postgres, schema),
+                        size,
+                    )
+                finally:
+                    with engine.begin() as connection:
+                        connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            engine.dispose()
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
     return 0
 

@@ -13,6 +13,8 @@ from .feed import FeedProblem as FeedProblem
 from .feed import FeedSnapshot as FeedSnapshot
 from .feed import read_dgpa_xml as read_dgpa_xml
 from .feed import write_dgpa_xml as write_dgpa_xml
+from .feedimport import FeedImport as FeedImport
+from .feedimport import import_feed as import_feed
 from .holidays import HolidayCalendar as HolidayCalendar
 from .model import TAIPEI as TAIPEI
 from .model import Actor as Actor
@@ -53,6 +55,7 @@ __all__ = [
     "AuditRecord",
     "Checked",
     "DgpaFeedReader",
+    "FeedImport",
     "FeedProblem",
     "FeedSnapshot",
     "Gender",
@@ -77,6 +80,7 @@ __all__ = [
     "atom_feed",
     "earliest_end",
     "errors",
+    "import_feed",
     "job_posting",
     "job_postings_jsonld",
     "parse_work_places",

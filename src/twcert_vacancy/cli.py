@@ -10,14 +10,14 @@ import argparse
 import datetime as dt
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from twcert.errors import TwcertError
 
-from .errors import VacancyError, VacancyStorageError
-from .feed import DgpaFeedReader, FeedProblem, write_dgpa_xml
+from .errors import FeedImportWorkerError, VacancyError, VacancyStorageError
+from .feed import write_dgpa_xml
+from .feedimport import PARALLEL_FROM_BYTES, import_feed
 from .model import TAIPEI, Actor, Vacancy, taipei_date
 from .publish import atom_feed, job_postings_jsonld
 from .repository import MAX_PER_PAGE, SORTS
@@ -54,7 +54,7 @@ def _say(error: TwcertError) -> None:
 
 
 def _exit_code(error: TwcertError) -> int:
-    return EXIT_FAILURE if isinstance(error, VacancyStorageError) else EXIT_BAD_INPUT
+    return EXIT_FAILURE if isinstance(error, VacancyStorageError | FeedImportWorkerError) else EXIT_BAD_INPUT
 
 
 def _repository(args: argparse.Namespace) -> SqlVacancyRepository:
@@ -71,33 +71,24 @@ def _cmd_import(args: argparse.Namespace) -> int:
     if not path.is_file():
         print(f"twcert vacancy: cannot read {args.file}: no such file", file=sys.stderr)
         return EXIT_BAD_INPUT
-    problems: list[FeedProblem] = []
-    reader = DgpaFeedReader(path)
-
-    def rows() -> Iterator[Vacancy]:
-        for item in reader:
-            if isinstance(item, FeedProblem):
-                problems.append(item)
-            else:
-                yield item
-
     try:
         repository = _repository(args)
         try:
-            report = repository.import_many(rows(), _IMPORTER, at=_now())
+            done = import_feed(repository, path, _IMPORTER, at=_now(), parallel=args.parallel)
         finally:
             repository.close()
     except TwcertError as exc:
         _say(exc)
         return _exit_code(exc)
-    for problem in problems:
+    for problem in done.problems:
         print(f"{args.file}: {problem}", file=sys.stderr)
-    announce = reader.announce_date.slashed() if reader.announce_date else "-"
+    announce = done.announce_date.slashed() if done.announce_date else "-"
+    report = done.report
     print(
-        f"{args.file}: {reader.rows} rows (announced {announce}): {report.added} added, "
-        f"{report.updated} updated, {report.unchanged} unchanged, {len(problems)} not loaded"
+        f"{args.file}: {done.rows} rows (announced {announce}): {report.added} added, "
+        f"{report.updated} updated, {report.unchanged} unchanged, {len(done.problems)} not loaded"
     )
-    return EXIT_BAD_INPUT if problems else EXIT_OK
+    return EXIT_BAD_INPUT if done.problems else EXIT_OK
 
 
 def _filters(args: argparse.Namespace) -> dict[str, Any]:
@@ -245,6 +236,13 @@ def register(subparsers: Any) -> None:
 
     importer = actions.add_parser("import", help="load a DGPA open-data XML file into the database")
     importer.add_argument("file", help="the feed file (WANTF00003.aspx?GETJOB=Y download)")
+    importer.add_argument(
+        "--parallel",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="read the feed in a second process while this one writes (default: for files of "
+        f"{PARALLEL_FROM_BYTES >> 20} MB and more)",
+    )
     _add_db(importer)
     importer.set_defaults(handler=_cmd_import)
 

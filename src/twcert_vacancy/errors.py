@@ -39,6 +39,7 @@ carry ``field`` (the form label, zh-TW) and ``field_en`` in :attr:`~twcert.error
     ├── VacancyConflictError
     ├── VacancyWithdrawnError
     ├── VacancyQueryError
+    ├── FeedImportWorkerError
     └── VacancyStorageError (also a BackendUnavailableError)
 """
 
@@ -53,6 +54,7 @@ __all__ = [
     "AgencyCodeError",
     "CalendarCoverageError",
     "EmailAddressError",
+    "FeedImportWorkerError",
     "FeedMalformedError",
     "FeedUnsafeError",
     "FieldFormatError",
@@ -360,6 +362,17 @@ class VacancyQueryError(VacancyError):
     code = "VACANCY_QUERY_INVALID"
     message_zh = "查詢條件不正確：{reason_zh}。"
     message_en = "Invalid query: {reason}."
+
+
+class FeedImportWorkerError(VacancyError):
+    """The process reading the feed for a parallel import stopped without finishing."""
+
+    code = "VACANCY_IMPORT_WORKER_FAILED"
+    message_zh = "職缺匯入程序異常中止，本次未匯入任何資料。"
+    message_en = "The feed import worker stopped unexpectedly; nothing was imported."
+    action_zh = "請重新匯入；如仍發生，請改用非平行匯入（--no-parallel）並通知系統管理者。"
+    action_en = "Import again; if it happens again, import with --no-parallel and tell the administrator."
+    http_status = 500
 
 
 class VacancyStorageError(VacancyError, BackendUnavailableError):

@@ -262,10 +262,15 @@ def check_owner(vacancy: Vacancy, actor: VacancyActor) -> None:
 
 
 def check_may_add(vacancy: Vacancy, actor: VacancyActor) -> None:
-    if actor.agency_code is not None and actor.agency_code != vacancy.agency_code:
+    check_may_add_agency(vacancy.agency_code, vacancy.work_id, actor)
+
+
+def check_may_add_agency(agency_code: str, work_id: str, actor: VacancyActor) -> None:
+    """Only system actors (no agency) add any agency's vacancies; an agency adds its own."""
+    if actor.agency_code is not None and actor.agency_code != agency_code:
         raise VacancyNotOwnerError(
-            f"actor of agency {actor.agency_code} may not add a vacancy of {vacancy.agency_code}",
-            work_id=vacancy.work_id,
+            f"actor of agency {actor.agency_code} may not add a vacancy of {agency_code}",
+            work_id=work_id,
         )
 
 
@@ -328,7 +333,11 @@ def apply_changes(vacancy: Vacancy, changes: Mapping[str, object]) -> Vacancy:
 
 
 def created_record(vacancy: Vacancy, who: str, when: dt.datetime) -> AuditRecord:
-    return AuditRecord(vacancy.work_id, who, when, CREATED, "", vacancy.work_id)
+    return created_record_of(vacancy.work_id, who, when)
+
+
+def created_record_of(work_id: str, who: str, when: dt.datetime) -> AuditRecord:
+    return AuditRecord(work_id, who, when, CREATED, "", work_id)
 
 
 def withdrawn_record(vacancy: Vacancy, who: str, when: dt.datetime) -> AuditRecord:

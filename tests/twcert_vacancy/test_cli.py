@@ -39,6 +39,16 @@ def test_import_then_reimport(capsys: pytest.CaptureFixture[str], feed: Path, db
     assert code == 0 and "0 added, 0 updated, 5 unchanged" in out
 
 
+@pytest.mark.parametrize("mode", ["--parallel", "--no-parallel"])
+def test_import_in_a_worker_or_not_says_the_same(
+    capsys: pytest.CaptureFixture[str], feed: Path, tmp_path: Path, mode: str
+) -> None:
+    db = f"sqlite:///{tmp_path / 'mode.sqlite3'}"
+    code, out, err = _run(capsys, "vacancy", "import", str(feed), "--db", db, mode)
+    assert code == 0 and err == ""
+    assert "5 rows (announced 105/05/15): 5 added, 0 updated, 0 unchanged, 0 not loaded" in out
+
+
 def test_import_reports_bad_rows_and_loads_the_rest(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, db: str
 ) -> None:

@@ -18,7 +18,7 @@ def _classes() -> list[type[errors.VacancyError]]:
 
 def test_every_vacancy_error_is_catalogued_with_both_languages() -> None:
     classes = _classes()
-    assert len(classes) == len(errors.__all__) == 34
+    assert len(classes) == len(errors.__all__) == 35
     codes = catalogue()
     for cls in classes:
         assert issubclass(cls, TwcertError)
@@ -43,6 +43,7 @@ def test_public_api_is_exact() -> None:
         "audit",
         "cli",
         "feed",
+        "feedimport",
         "holidays",
         "model",
         "publish",

@@ -1,0 +1,187 @@
+"""Importing a DGPA feed file into a repository, optionally reading it in a second process.
+
+An import is two jobs of about equal cost: reading the XML into vacancies (and those into the rows
+the database stores), and writing the rows. Both hold the GIL for most of their time, so threads
+would not overlap them; with ``parallel=True`` a worker process reads the feed and sends batches of
+prepared rows through a pipe while this process writes them. The pipe holds at most a batch or two,
+so memory stays flat. Everything is still one transaction here: if the worker fails, nothing is
+imported.
+
+The worker is forked when this process has a single thread (a command-line import: it starts in
+milliseconds); otherwise it is spawned, since forking a threaded process can copy a lock some other
+thread holds (a spawned worker imports the package first, about half a second).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any, Final
+
+from . import errors
+from ._sqlrows import PreparedVacancy, prepare
+from .errors import FeedImportWorkerError, FeedMalformedError
+from .feed import DgpaFeedReader, FeedProblem, FeedSource
+from .model import Vacancy, VacancyActor
+from .repository import ImportReport, VacancyRepository
+from .rocdate import RocDate
+from .sqlstore import SqlVacancyRepository
+
+__all__ = ["PARALLEL_FROM_BYTES", "FeedImport", "import_feed"]
+
+#: Below this file size (about 10,000 rows) starting a worker costs more than it saves.
+PARALLEL_FROM_BYTES: Final = 32 << 20
+_BATCH: Final = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class FeedImport:
+    """What an import did: the repository's counts, the rows read, the announce date and the
+    rows that were not loaded."""
+
+    report: ImportReport
+    rows: int
+    announce_date: RocDate | None
+    problems: tuple[FeedProblem, ...]
+
+
+def import_feed(
+    repository: VacancyRepository,
+    source: FeedSource,
+    actor: VacancyActor,
+    *,
+    at: dt.datetime,
+    parallel: bool | None = False,
+) -> FeedImport:
+    """Read a feed and import its vacancies in one transaction; bad rows are reported, not loaded.
+
+    :param parallel: read in a worker process (SQL repositories, a path or bytes as source);
+        ``None`` decides by size (:data:`PARALLEL_FROM_BYTES`). Off by default: a library should
+        not start processes unless asked.
+    """
+    if isinstance(repository, SqlVacancyRepository) and _wants_worker(source, parallel):
+        return _import_in_parallel(repository, source, actor, at)
+    reader = DgpaFeedReader(source)
+    problems: list[FeedProblem] = []
+
+    def vacancies() -> Iterator[Vacancy]:
+        for item in reader:
+            if isinstance(item, FeedProblem):
+                problems.append(item)
+            else:
+                yield item
+
+    report = repository.import_many(vacancies(), actor, at=at)
+    return FeedImport(report, reader.rows, reader.announce_date, tuple(problems))
+
+
+def _wants_worker(source: FeedSource, parallel: bool | None) -> bool:
+    if parallel is False or not isinstance(source, str | os.PathLike | bytes | bytearray):
+        return False
+    if parallel:
+        return True
+    if isinstance(source, bytes | bytearray):
+        return len(source) >= PARALLEL_FROM_BYTES
+    try:
+        return Path(source).stat().st_size >= PARALLEL_FROM_BYTES
+    except OSError:
+        return False  # the reader reports the missing file with its own error
+
+
+def _import_in_parallel(
+    repository: SqlVacancyRepository, source: FeedSource, actor: VacancyActor, at: dt.datetime
+) -> FeedImport:
+    method = _start_method()
+    context: Any = multiprocessing.get_context("fork" if method == "fork" else "spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    if isinstance(source, os.PathLike):
+        source = os.fspath(source)
+    worker = context.Process(
+        target=_read_in_worker,
+        args=(source, repository.engine.dialect.name == "sqlite", sender),
+        name="twcert-vacancy-feed-reader",
+        daemon=True,
+    )
+    worker.start()
+    sender.close()  # ours: the worker's end closing is how a dead worker shows up as EOF here
+    problems: list[FeedProblem] = []
+    summary: dict[str, Any] = {}
+
+    def rows() -> Iterator[PreparedVacancy]:
+        while True:
+            try:
+                message = receiver.recv()
+            except EOFError:
+                worker.join(5)
+                raise FeedImportWorkerError(
+                    f"the feed reader process ended without finishing (exit code {worker.exitcode})"
+                ) from None
+            kind = message[0]
+            if kind == "rows":
+                problems.extend(message[2])
+                yield from message[1]
+            elif kind == "done":
+                summary.update(rows=message[1], announce_date=message[2])
+                return
+            else:
+                raise _error_from(message)
+
+    try:
+        report = repository.import_prepared(rows(), actor, at=at)
+    except BaseException:
+        worker.terminate()  # we failed first (a storage error, a refused row): stop reading the feed
+        raise
+    finally:
+        receiver.close()
+        worker.join(30)
+        if worker.is_alive():
+            worker.kill()
+            worker.join()
+    return FeedImport(report, summary["rows"], summary["announce_date"], tuple(problems))
+
+
+def _start_method() -> str:
+    if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
+        return "fork"
+    return "spawn"
+
+
+def _read_in_worker(source: str | bytes | bytearray, sqlite: bool, sender: Connection) -> None:
+    """The worker: read the feed, send ``("rows", prepared, problems)`` batches, then ``("done", …)``."""
+    try:
+        reader = DgpaFeedReader(source)
+        batch: list[PreparedVacancy] = []
+        problems: list[FeedProblem] = []
+        for item in reader:
+            if isinstance(item, FeedProblem):
+                problems.append(item)
+                continue
+            batch.append(prepare(item, sqlite))
+            if len(batch) >= _BATCH:
+                sender.send(("rows", batch, problems))
+                batch, problems = [], []
+        sender.send(("rows", batch, problems))
+        sender.send(("done", reader.rows, reader.announce_date))
+    except errors.VacancyError as exc:
+        # Sent by name: the parent rebuilds the same catalogued error (their pickling would not).
+        sender.send(("error", type(exc).__name__, exc.detail, exc.params))
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the parent stopped reading (it failed): nothing to tell it
+    except Exception as exc:
+        sender.send(("error", "FeedImportWorkerError", f"{type(exc).__name__}: {exc}"[:300], {}))
+    finally:
+        sender.close()
+
+
+def _error_from(message: tuple[Any, ...]) -> errors.VacancyError:
+    _kind, name, detail, params = message
+    cls = getattr(errors, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, errors.VacancyError)):
+        return FeedMalformedError(str(detail))
+    return cls(detail, **params)
