@@ -17,6 +17,8 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 import os
+import pickle
+import queue
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -116,7 +118,7 @@ def _import_in_parallel(
     def rows() -> Iterator[PreparedVacancy]:
         while True:
             try:
-                message = receiver.recv()
+                message = pickle.loads(receiver.recv_bytes())
             except EOFError:
                 worker.join(5)
                 raise FeedImportWorkerError(
@@ -154,6 +156,7 @@ def _start_method() -> str:
 
 def _read_in_worker(source: str | bytes | bytearray, sqlite: bool, sender: Connection) -> None:
     """The worker: read the feed, send ``("rows", prepared, problems)`` batches, then ``("done", …)``."""
+    outbox = _Outbox(sender)
     try:
         reader = DgpaFeedReader(source)
         batch: list[PreparedVacancy] = []
@@ -164,19 +167,66 @@ def _read_in_worker(source: str | bytes | bytearray, sqlite: bool, sender: Conne
                 continue
             batch.append(prepare(item, sqlite))
             if len(batch) >= _BATCH:
-                sender.send(("rows", batch, problems))
+                outbox.put(("rows", batch, problems))
                 batch, problems = [], []
-        sender.send(("rows", batch, problems))
-        sender.send(("done", reader.rows, reader.announce_date))
+        outbox.put(("rows", batch, problems))
+        outbox.put(("done", reader.rows, reader.announce_date))
+    except _ParentGone:
+        pass  # the parent stopped reading (it failed): nothing to tell it
     except errors.VacancyError as exc:
         # Sent by name: the parent rebuilds the same catalogued error (their pickling would not).
-        sender.send(("error", type(exc).__name__, exc.detail, exc.params))
-    except (BrokenPipeError, ConnectionResetError):
-        pass  # the parent stopped reading (it failed): nothing to tell it
+        outbox.put(("error", type(exc).__name__, exc.detail, exc.params), final=True)
     except Exception as exc:
-        sender.send(("error", "FeedImportWorkerError", f"{type(exc).__name__}: {exc}"[:300], {}))
+        outbox.put(("error", "FeedImportWorkerError", f"{type(exc).__name__}: {exc}"[:300], {}), final=True)
     finally:
-        sender.close()
+        outbox.close()
+
+
+class _ParentGone(Exception):
+    pass
+
+
+class _Outbox:
+    """Sends from a thread, a few batches behind the reader.
+
+    Without it the reader stops at every batch until the parent has taken it, and the parent waits
+    for the next: the two processes would take turns instead of working at once. Writing to the
+    pipe releases the GIL, so the sending thread does not slow the reading one.
+    """
+
+    def __init__(self, sender: Connection, depth: int = 4) -> None:
+        self._sender = sender
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
+        self._gone = threading.Event()
+        self._thread = threading.Thread(target=self._pump, name="twcert-feed-sender", daemon=True)
+        self._thread.start()
+
+    def _pump(self) -> None:
+        while (blob := self._queue.get()) is not None:
+            try:
+                self._sender.send_bytes(blob)
+            except OSError:
+                self._gone.set()
+                while self._queue.get() is not None:  # let the reader's put() calls return
+                    pass
+                return
+
+    def put(self, message: tuple[Any, ...], final: bool = False) -> None:
+        blob = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        while not self._gone.is_set():
+            try:
+                self._queue.put(blob, timeout=0.1)
+            except queue.Full:
+                continue
+            return
+        if not final:
+            raise _ParentGone
+
+    def close(self) -> None:
+        if not self._gone.is_set():
+            self._queue.put(None)
+            self._thread.join()
+        self._sender.close()
 
 
 def _error_from(message: tuple[Any, ...]) -> errors.VacancyError:

@@ -194,3 +194,13 @@ def test_other_repositories_and_file_objects_import_in_this_process(tmp_path: Pa
         assert import_feed(repository, stream, SYSTEM, at=AT, parallel=True).report.added == 39
     assert _contents(repository) == _contents(memory)
     repository.close()
+
+
+def test_when_the_import_fails_first_the_worker_is_stopped(tmp_path: Path, start_method: str) -> None:
+    repository = _sql(f"sqlite:///{tmp_path / 'v.sqlite3'}")
+    big = _feed([_good(n) for n in range(1, 60_000)])
+    with pytest.raises(VacancyNotOwnerError):  # the first row already: the worker has most still to read
+        import_feed(repository, big, Actor("officer", OTHER_AGENCY), at=AT, parallel=True)
+    assert [p for p in multiprocessing.active_children() if p.name == "twcert-vacancy-feed-reader"] == []
+    assert len(repository) == 0
+    repository.close()

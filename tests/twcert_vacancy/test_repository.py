@@ -419,6 +419,25 @@ def _county_kind_statement(repository: SqlVacancyRepository) -> tuple[sa.Select[
     return repository.online_statements(query, 926)
 
 
+@pytest.mark.parametrize("mmap_bytes", [None, 0, 1 << 20])
+def test_sqlite_connections_are_tuned(tmp_path: Path, mmap_bytes: int | None) -> None:
+    url = f"sqlite:///{tmp_path / 'tuned.sqlite3'}"
+    options = {} if mmap_bytes is None else {"sqlite_mmap_bytes": mmap_bytes}
+    repository = SqlVacancyRepository(url, **options)
+    with repository.engine.connect() as connection:
+        pragma = {
+            name: connection.exec_driver_sql(f"PRAGMA {name}").scalar()
+            for name in ("journal_mode", "page_size", "mmap_size", "synchronous")
+        }
+    assert pragma == {
+        "journal_mode": "wal",  # readers go on while an import writes
+        "page_size": 8192,  # new files: 3 KB rows
+        "mmap_size": 256 << 20 if mmap_bytes is None else mmap_bytes,
+        "synchronous": 1,  # NORMAL
+    }
+    repository.close()
+
+
 def test_sqlite_plan_uses_the_covering_index(sqlite_url: str) -> None:
     repository = SqlVacancyRepository(sqlite_url)
     repository.import_many(_dataset(), SYSTEM, at=AT)
