@@ -113,8 +113,9 @@ def _class_codes(classes: tuple[RankClass, ...]) -> str:
     return "".join(f",{item.value}" for item in classes) + ","
 
 
-def vacancy_values(vacancy: Vacancy, sqlite: bool) -> tuple[Any, ...]:
-    """The ``vacancies`` row of ``vacancy``, in :data:`VACANCY_COLUMNS` order."""
+def vacancy_values(vacancy: Vacancy, sqlite: bool, revision: int | None = None) -> tuple[Any, ...]:
+    """The ``vacancies`` row of ``vacancy``, in :data:`VACANCY_COLUMNS` order (``revision`` in
+    place of the vacancy's own, if given)."""
     start, end = vacancy.period.start, vacancy.period.end
     flags = _flags(vacancy)
     if sqlite:
@@ -139,7 +140,7 @@ def vacancy_values(vacancy: Vacancy, sqlite: bool) -> tuple[Any, ...]:
         date_to,
         (end - start).days,
         driver_datetime(vacancy.withdrawn_at, sqlite),
-        vacancy.revision,
+        vacancy.revision if revision is None else revision,
     )
 
 
@@ -158,8 +159,8 @@ def place_values(vacancy: Vacancy, values: tuple[Any, ...]) -> tuple[tuple[Any, 
 
 
 def prepare(vacancy: Vacancy, sqlite: bool) -> PreparedVacancy:
-    """Both tables' rows of ``vacancy``."""
-    values = vacancy_values(vacancy, sqlite)
+    """Both tables' rows of ``vacancy`` as a new vacancy (stored as revision 1)."""
+    values = vacancy_values(vacancy, sqlite, revision=1)
     return values, place_values(vacancy, values)
 
 

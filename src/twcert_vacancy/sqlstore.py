@@ -43,7 +43,7 @@ from ._sqlrows import (
 from ._sqlrows import (
     TEXT_FIELDS as _TEXT_FIELDS,
 )
-from .audit import changes_between, logger
+from .audit import CREATED, changes_between, logger
 from .errors import VacancyExistsError, VacancyNotFoundError, VacancyStorageError
 from .model import (
     AuditRecord,
@@ -64,7 +64,6 @@ from .repository import (
     check_may_add,
     check_may_add_agency,
     created_record,
-    created_record_of,
     prepare_update,
     prepare_withdraw,
     withdrawn_record,
@@ -230,6 +229,7 @@ class SqlVacancyRepository:
             _sqlite_setup(self.engine, sqlite_mmap_bytes)
         self._writer = self.engine.execution_options(twcert_write=True)
         self._insert_sql: dict[tuple[str, tuple[str, ...]], str] = {}
+        self._exists_sql: dict[int, str] = {}
         self._sqlite = self.engine.dialect.name == "sqlite"
         self.metadata = sa.MetaData(schema=schema)
         self.vacancies, self.places, self.audit = _tables(self.metadata, prefix)
@@ -322,23 +322,45 @@ class SqlVacancyRepository:
         }
 
     def _insert(
-        self, connection: Connection, prepared: Sequence[PreparedVacancy], records: Sequence[AuditRecord]
+        self,
+        connection: Connection,
+        prepared: Sequence[PreparedVacancy],
+        audit_rows: list[tuple[Any, ...]],
     ) -> None:
-        """INSERT prepared rows (stored as revision 1) with their audit records."""
-        self._insert_values(
-            connection, self.vacancies, VACANCY_COLUMNS, [(*values[:-1], 1) for values, _ in prepared]
-        )
+        """INSERT prepared rows with their audit rows (see :meth:`_audit_values`)."""
+        self._insert_values(connection, self.vacancies, VACANCY_COLUMNS, [values for values, _ in prepared])
         self._insert_values(
             connection, self.places, PLACE_COLUMNS, [place for _, places in prepared for place in places]
         )
-        # An import's records share one time: convert each distinct time once.
-        stored_at = {when: driver_datetime(when, self._sqlite) for when in {r.when for r in records}}
-        self._insert_values(
-            connection,
-            self.audit,
-            _AUDIT_COLUMNS,
-            [(r.work_id, r.who, stored_at[r.when], r.field, r.old, r.new) for r in records],
+        self._insert_values(connection, self.audit, _AUDIT_COLUMNS, audit_rows)
+
+    def _audit_values(self, record: AuditRecord) -> tuple[Any, ...]:
+        return (
+            record.work_id,
+            record.who,
+            driver_datetime(record.when, self._sqlite),
+            record.field,
+            record.old,
+            record.new,
         )
+
+    def _existing(self, connection: Connection, work_ids: list[str]) -> dict[str, Vacancy]:
+        """The stored vacancies among ``work_ids``: one plain query for which exist (on a fresh
+        import, none), the full rows only for those."""
+        sql = self._exists_sql.get(len(work_ids))
+        if sql is None:
+            preparer = connection.dialect.identifier_preparer
+            marker = "?" if connection.dialect.paramstyle in ("qmark", "numeric") else "%s"
+            sql = (
+                f"SELECT work_id FROM {preparer.format_table(self.vacancies)} "
+                f"WHERE work_id IN ({', '.join(marker for _ in work_ids)})"
+            )
+            self._exists_sql = {len(work_ids): sql}  # an import's batches share one size
+        found = [row[0] for row in connection.exec_driver_sql(sql, tuple(work_ids))]
+        if not found:
+            return {}
+        rows = connection.execute(self._by_ids, {"ids": found}).mappings().all()
+        return {row["work_id"]: self._vacancy(row) for row in rows}
 
     def _insert_values(
         self,
@@ -434,7 +456,7 @@ class SqlVacancyRepository:
                 self._insert(
                     connection,
                     [prepare(stored, self._sqlite)],
-                    [created_record(stored, actor.principal_id, aware(at))],
+                    [self._audit_values(created_record(stored, actor.principal_id, aware(at)))],
                 )
         except exc.IntegrityError as error:
             raise VacancyExistsError(work_id=vacancy.work_id) from error
@@ -477,15 +499,13 @@ class SqlVacancyRepository:
         self, connection: Connection, batch: list[PreparedVacancy], who: str, when: dt.datetime
     ) -> tuple[int, int, int]:
         unique = list({values[0]: (values, places) for values, places in batch}.values())
-        existing = {
-            row["work_id"]: self._vacancy(row)
-            for row in connection.execute(self._by_ids, {"ids": [values[0] for values, _ in unique]})
-            .mappings()
-            .all()
-        }
+        existing = self._existing(connection, [values[0] for values, _ in unique])
         new = [row for row in unique if row[0][0] not in existing]
         if new:
-            self._insert(connection, new, [created_record_of(row[0][0], who, when) for row in new])
+            stored_when = driver_datetime(when, self._sqlite)
+            self._insert(
+                connection, new, [(row[0][0], who, stored_when, CREATED, "", row[0][0]) for row in new]
+            )
         updated = unchanged = 0
         for values, _places in unique:
             current = existing.get(values[0])
