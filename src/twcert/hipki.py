@@ -188,8 +188,10 @@ class HipkiSignResponse:
         if raw_sig not in (None, ""):
             if not isinstance(raw_sig, str):
                 raise ResponseParseError("signature is not a base64 string")
+            if "-" in raw_sig or "_" in raw_sig:  # the URL-safe alphabet
+                raw_sig = raw_sig.replace("-", "+").replace("_", "/")
             try:
-                signature = base64.b64decode(raw_sig.replace("-", "+").replace("_", "/"), validate=False)
+                signature = base64.b64decode(raw_sig, validate=False)
             except (binascii.Error, ValueError):
                 raise ResponseParseError("signature is not valid base64") from None
         certb64 = data.get("certb64")

@@ -22,6 +22,7 @@ from twcert import (
     load_certificate,
     load_certificates,
 )
+from twcert.certificate import CERTIFICATE_CACHE_SIZE, _load_cached
 from twcert.testing import FakeGPKI
 
 # From shared/fixtures/real-ca/SOURCES.md (decoded with OpenSSL by the researchers), not from our code.
@@ -147,9 +148,63 @@ def test_all_input_forms_give_the_same_certificate(pki: FakeGPKI) -> None:
         b64.decode(),
         base64.encodebytes(der).decode(),
         "\n" + issued.pem.decode().replace("\n", "\r\n"),
+        # every ASCII whitespace a web form or mail client may put into base64
+        b" \t" + b"\x0b".join(b64[i : i + 64] for i in range(0, len(b64), 64)) + b"\x0c\r\n",
     ]
     parsed = {load_certificate(f).sha256 for f in forms}
     assert len(parsed) == 1
+
+
+def test_loading_the_same_input_again_returns_the_cached_certificate(pki: FakeGPKI) -> None:
+    issued = pki.issue_citizen("王小明", "A123456789")
+    certb64 = base64.b64encode(issued.der).decode()
+    first = load_certificate(certb64)
+    assert load_certificate(certb64) is first  # a card presents the same certb64 at every login
+    # Another form of the same certificate is another cache entry, with an equal certificate.
+    other = load_certificate(issued.der)
+    assert other == first and other.sha256 == first.sha256 and other.holder_name == "王小明"
+    # Nothing about the cached object can be changed by one caller under another's feet.
+    with pytest.raises(AttributeError):
+        first.id_tail = "0000"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        first.directory_attributes["x"] = ("y",)  # type: ignore[index]
+
+
+def test_the_certificate_cache_is_bounded(pki: FakeGPKI) -> None:
+    der = pki.issue_citizen("王小明", "A123456789").der
+    b64 = base64.b64encode(der).decode()
+    # Distinct inputs (the same base64 with different trailing whitespace) are distinct keys.
+    inputs = [b64 + "\n" * n for n in range(CERTIFICATE_CACHE_SIZE + 40)]
+    _load_cached.cache_clear()
+    parsed = [load_certificate(text) for text in inputs]
+    info = _load_cached.cache_info()
+    assert info.maxsize == CERTIFICATE_CACHE_SIZE and info.currsize == CERTIFICATE_CACHE_SIZE
+    assert load_certificate(inputs[-1]) is parsed[-1]  # recent: kept
+    assert _load_cached.cache_info().misses == info.misses
+    again = load_certificate(inputs[0])  # the oldest was dropped: parsed anew, equal
+    assert _load_cached.cache_info().misses == info.misses + 1
+    assert again is not parsed[0] and again == parsed[0]
+
+
+def test_large_inputs_and_extra_issuers_bypass_the_cache(fixture_set) -> None:  # type: ignore[no-untyped-def]
+    pem = fixture_set.pem("citizen-wang")
+    padded = pem + b"\n" * (9 * 1024)  # still one valid PEM certificate, but over the cache's size cap
+    assert load_certificate(padded) is not load_certificate(padded)
+    assert load_certificate(padded) == load_certificate(pem)
+    issuers = fixture_set.pki.trust_store().issuers
+    with_issuers = load_certificate(pem, issuers=issuers)
+    assert load_certificate(pem, issuers=issuers) is not with_issuers
+    assert with_issuers.family is CAFamily.MOICA and with_issuers.generation == "G2"
+
+
+def test_failures_are_not_cached(fixture_set) -> None:  # type: ignore[no-untyped-def]
+    broken = fixture_set.issued("citizen-wang").der[:-10]
+    _load_cached.cache_clear()
+    for _ in range(2):
+        with pytest.raises(CertificateParseError):
+            load_certificate(broken)
+    info = _load_cached.cache_info()
+    assert info.currsize == 0 and info.misses == 2 and info.hits == 0
 
 
 def test_fixture_citizen_fields(fixture_set) -> None:  # type: ignore[no-untyped-def]

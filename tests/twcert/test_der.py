@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import pytest
+from asn1crypto import cms
 from asn1crypto import core as asn1
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import NameOID
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from twcert._der import certificate_names, decode_oid, name_attributes, read_subject_directory_attributes
+from twcert._der import (
+    certificate_names,
+    decode_oid,
+    name_attributes,
+    read_signed_data,
+    read_subject_directory_attributes,
+)
+from twcert.card.cms import build_signed_data
 from twcert.certificate import SubjectDirectoryAttributesSpec
 from twcert.testing import FakeGPKI
 
@@ -126,4 +137,102 @@ def test_name_reader_raises_only_value_errors(data: bytes) -> None:
     try:
         name_attributes(data)
     except (ValueError, UnicodeDecodeError):
+        pass
+
+
+# ------------------------------------------------------------------ CMS SignedData
+
+
+@pytest.fixture(scope="module")
+def signed_data_seeds(pki: FakeGPKI) -> list[bytes]:
+    issued = pki.issue_citizen("王小明", "A123456789")
+    tbs = b"twcert-login/1 https://jobs.example.gov.tw abc123 bm9uY2U"
+
+    def sign(data: bytes) -> bytes:
+        return issued.key.sign(data, padding.PKCS1v15(), hashes.SHA256())  # type: ignore[union-attr,call-arg,arg-type]
+
+    builder = pkcs7.PKCS7SignatureBuilder().set_data(tbs)
+    signed = builder.add_signer(issued.certificate, issued.key, hashes.SHA256())  # type: ignore[arg-type]
+    return [
+        signed.sign(serialization.Encoding.DER, []),
+        signed.sign(serialization.Encoding.DER, [pkcs7.PKCS7Options.NoCerts]),
+        signed.sign(serialization.Encoding.DER, [pkcs7.PKCS7Options.DetachedSignature]),
+        signed.sign(serialization.Encoding.DER, [pkcs7.PKCS7Options.NoAttributes]),
+        build_signed_data(
+            tbs,
+            issued.der,
+            sign,
+            card_serial="TP0001",
+            nonce=b"\x01",
+            extra_certificates=[pki.cas["MOICA2"].der],
+        ),
+    ]
+
+
+def test_signed_data_reader_reads_what_asn1crypto_reads(signed_data_seeds: list[bytes]) -> None:
+    for der in signed_data_seeds:
+        parts = read_signed_data(der)
+        signed = cms.ContentInfo.load(der, strict=True)["content"]
+        encap = signed["encap_content_info"]
+        assert parts.content_type == encap["content_type"].dotted
+        assert parts.content == encap["content"].native
+        expected_certs = [c.chosen.dump() for c in signed["certificates"] or () if c.name == "certificate"]
+        assert list(parts.certificates) == expected_certs
+        assert parts.signer_count == len(signed["signer_infos"]) == 1
+        info = signed["signer_infos"][0]
+        signer = parts.signer
+        assert signer is not None
+        ias = info["sid"].chosen
+        assert (signer.issuer, signer.serial_number, signer.key_identifier) == (
+            ias["issuer"].dump(),
+            ias["serial_number"].native,
+            None,
+        )
+        assert signer.digest_algorithm == info["digest_algorithm"]["algorithm"].dotted
+        assert signer.signature_algorithm == info["signature_algorithm"]["algorithm"].dotted
+        params = info["signature_algorithm"]["parameters"]
+        assert signer.signature_parameters == (None if isinstance(params, asn1.Void) else params.dump())
+        assert signer.signature == info["signature"].native
+        attrs = info["signed_attrs"]
+        if isinstance(attrs, asn1.Void):
+            assert signer.signed_attrs is None and signer.attributes == ()
+            continue
+        assert signer.signed_attrs == attrs.dump()
+        assert signer.attributes == tuple(
+            (a["type"].dotted, tuple(v.dump() for v in a["values"])) for a in attrs
+        )
+
+
+def test_signed_data_reader_refuses_what_is_not_der_signed_data() -> None:
+    signed_data = asn1.ObjectIdentifier("1.2.840.113549.1.7.2").dump()
+    data = asn1.ObjectIdentifier("1.2.840.113549.1.7.1").dump()
+    # An indefinite length (BER, as streamed CMS is).
+    with pytest.raises(ValueError, match="length"):
+        read_signed_data(b"\x30\x80" + signed_data + b"\xa0\x80\x30\x00\x00\x00\x00\x00")
+    with pytest.raises(ValueError, match="not id-signedData"):
+        read_signed_data(b"\x30" + bytes([len(data) + 4]) + data + b"\xa0\x02\x30\x00")
+    with pytest.raises(ValueError, match="ContentInfo is not one element"):
+        read_signed_data(b"\x30\x00\x00")
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.binary(max_size=300))
+def test_signed_data_reader_raises_only_value_errors(data: bytes) -> None:
+    try:
+        read_signed_data(data)
+    except ValueError:
+        pass
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.data())
+def test_signed_data_reader_on_mutations_raises_only_value_errors(
+    signed_data_seeds: list[bytes], data: st.DataObject
+) -> None:
+    mutated = bytearray(data.draw(st.sampled_from(signed_data_seeds)))
+    for _ in range(data.draw(st.integers(1, 4))):
+        mutated[data.draw(st.integers(0, len(mutated) - 1))] ^= data.draw(st.integers(1, 255))
+    try:
+        read_signed_data(bytes(mutated))
+    except ValueError:
         pass

@@ -328,6 +328,40 @@ def test_success_resets_the_failure_count(world: World) -> None:
     assert isinstance(failure, PinIncorrectError) and failure.params["tries_left"] == 2
 
 
+class _RecordingCounters:
+    """A PIN counter store that records which of its methods a login calls."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.inner, name)
+
+        def recorded(*args: Any) -> Any:
+            self.calls.append(name)
+            return method(*args)
+
+        return recorded
+
+
+def test_a_success_writes_the_ledger_only_to_end_a_run_of_failures(world: World) -> None:
+    ledger = world.service.pin_ledger
+    assert ledger is not None
+    counters = _RecordingCounters(ledger.store)
+    ledger.store = counters
+    world.login("citizen-wang", account="wang.xm")
+    world.login("citizen-wang")
+    assert counters.calls == ["get", "get"]  # read at every login, never written without failures
+    _pin_failure(world, "citizen-wang", 0xA0)
+    counters.calls.clear()
+    world.login("citizen-wang")
+    assert counters.calls == ["get", "reset"]
+    counters.calls.clear()
+    world.login("citizen-wang")
+    assert counters.calls == ["get"]
+
+
 def test_locked_agency_card_points_to_the_gca_unblock_page(world: World) -> None:
     locked = _pin_failure(world, "agency-dgpa", 0xA4)
     assert isinstance(locked, PinLockedError) and locked.action_url == GCA_UNBLOCK_URL

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 import subprocess
 from pathlib import Path
+from typing import Any
+from unittest import mock
 
 import pytest
+from asn1crypto import cms
+from asn1crypto import core as asn1_core
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.serialization import pkcs7
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from twcert import load_certificate
+from twcert import load_certificate, signature
+from twcert.card.cms import build_signed_data
 from twcert.errors import SignatureMismatchError, SignatureParseError
+from twcert.oids import CARD_SERIAL
 from twcert.signature import verify_cms, verify_pkcs1
 from twcert.testing import Issued
 from twcert.testing.fixtures import FixtureSet
@@ -225,3 +232,186 @@ def test_mutated_cms_only_raises_signature_errors(flips: list[tuple[int, int]], 
         verify_cms(bytes(data[: max(cut, 1)] if cut < len(_SEED) // 2 else data), TBS, now=_wall())
     except (SignatureParseError, SignatureMismatchError):
         pass
+
+
+# ------------------------------------------------------------------ the DER reader and asn1crypto
+
+
+def _card_cms(signer: Issued, when: dt.datetime | None, **kwargs: Any) -> bytes:
+    return build_signed_data(
+        TBS,
+        signer.der,
+        lambda data: signer.key.sign(data, padding.PKCS1v15(), hashes.SHA256()),  # type: ignore[union-attr,call-arg,arg-type]
+        signing_time=when,
+        **kwargs,
+    )
+
+
+@pytest.fixture(scope="module")
+def seeds(files: Path, signer: Issued, fixture_set: FixtureSet) -> dict[str, bytes]:
+    """Signatures as OpenSSL, cryptography and the card agent make them, and shapes that only
+    asn1crypto reads (BER from ``-stream``, RSASSA-PSS, two signers)."""
+    other = fixture_set.issued("citizen-chen")
+    (files / "cert2.pem").write_bytes(other.pem)
+    (files / "key2.pem").write_bytes(other.key_pem)
+    options = pkcs7.PKCS7Options
+    return {
+        "builder": builder_cms(signer),
+        "builder-sha512": builder_cms(signer, TBS, algorithm=hashes.SHA512()),
+        "builder-no-certs": builder_cms(signer, TBS, options.NoCerts),
+        "builder-no-capabilities": builder_cms(signer, TBS, options.NoCapabilities),
+        "builder-no-attributes": builder_cms(signer, TBS, options.NoAttributes),
+        "builder-detached": builder_cms(signer, TBS, options.DetachedSignature),
+        "openssl": openssl_cms(files),
+        "openssl-keyid": openssl_cms(files, "-keyid"),
+        "openssl-no-certs": openssl_cms(files, "-nocerts"),
+        "openssl-sha1": openssl_cms(files, "-md", "sha1"),
+        "card": _card_cms(signer, _wall(), card_serial="TP01234567", nonce=b"\x01\x02\x03"),
+        "card-generalized-time": _card_cms(signer, dt.datetime(2051, 1, 1, tzinfo=dt.UTC)),
+        "card-without-signing-time": _card_cms(signer, None, card_serial="TP01234567"),
+        "ber-stream": openssl_cms(files, "-stream"),
+        "pss": openssl_cms(files, "-keyopt", "rsa_padding_mode:pss"),
+        "two-signers": openssl_cms(
+            files, "-signer", str(files / "cert2.pem"), "-inkey", str(files / "key2.pem")
+        ),
+    }
+
+
+_ASN1_ONLY = ("ber-stream", "pss", "two-signers")
+
+
+def _outcome(data: bytes, **kwargs: Any) -> tuple[object, ...]:
+    try:
+        result = verify_cms(data, TBS, **kwargs)
+    except (SignatureParseError, SignatureMismatchError) as exc:
+        return (type(exc).__name__, str(exc))
+    return (
+        result.certificate.der,
+        result.kind,
+        result.hash_algorithm,
+        result.signing_time,
+        result.card_serial,
+        result.nonce,
+    )
+
+
+def _both_outcomes(data: bytes, **kwargs: Any) -> tuple[tuple[object, ...], tuple[object, ...]]:
+    """verify_cms as it runs (the DER reader when it takes the input), and with asn1crypto only."""
+    usual = _outcome(data, **kwargs)
+    with mock.patch.object(signature._DerReader, "read", return_value=None):
+        return usual, _outcome(data, **kwargs)
+
+
+def _option_sets(signer: Issued) -> list[dict[str, Any]]:
+    now = _wall()
+    cert = load_certificate(signer.der)
+    return [
+        {"now": now},
+        {"now": now, "certificate": cert},
+        {"now": now, "require_signing_time": False, "allow_sha1": True},
+        {"now": now + dt.timedelta(hours=1), "certificate": cert},
+    ]
+
+
+def test_usual_signatures_take_the_der_reader(seeds: dict[str, bytes], signer: Issued) -> None:
+    for name, der in seeds.items():
+        assert (signature._DerReader.read(der) is None) is (name in _ASN1_ONLY), name
+        for options in _option_sets(signer):
+            usual, asn1_only = _both_outcomes(der, **options)
+            assert usual == asn1_only, (name, options)
+    cert = load_certificate(signer.der)
+    for name in ("builder", "builder-no-certs", "openssl-keyid", "card", "pss", "ber-stream"):
+        assert verify_cms(seeds[name], TBS, certificate=cert, now=_wall()).certificate == cert, name
+
+
+def test_card_serial_nonce_and_signing_time_attributes(seeds: dict[str, bytes], signer: Issued) -> None:
+    result = verify_cms(seeds["card"], TBS, now=_wall())
+    assert (result.card_serial, result.nonce) == ("TP01234567", b"\x01\x02\x03")
+    late = verify_cms(seeds["card-generalized-time"], TBS, require_signing_time=False)
+    assert late.signing_time == dt.datetime(2051, 1, 1, tzinfo=dt.UTC)
+    with pytest.raises(SignatureMismatchError, match="signingTime attribute is required"):
+        verify_cms(seeds["card-without-signing-time"], TBS, now=_wall(), require_signing_time=True)
+
+
+@st.composite
+def _mutated(draw: st.DrawFn, seeds: dict[str, bytes]) -> bytes:
+    data = bytearray(draw(st.sampled_from(sorted(seeds.items())))[1])
+    for _ in range(draw(st.integers(1, 4))):
+        op = draw(st.sampled_from(["flip", "flip", "delete", "insert", "truncate"]))
+        pos = draw(st.integers(0, len(data) - 1))
+        if op == "flip":
+            data[pos] ^= draw(st.integers(1, 255))
+        elif op == "delete":
+            del data[pos : pos + draw(st.integers(1, 4))]
+        elif op == "insert":
+            data[pos:pos] = draw(st.binary(min_size=1, max_size=4))
+        else:
+            del data[max(pos, 1) :]
+        if not data:
+            return b"\x30"
+    return bytes(data)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_der_reader_and_asn1crypto_agree_on_mutated_signatures(
+    seeds: dict[str, bytes], signer: Issued, data: st.DataObject
+) -> None:
+    mutated = data.draw(_mutated(seeds))
+    for options in _option_sets(signer):
+        usual, asn1_only = _both_outcomes(mutated, **options)
+        assert usual == asn1_only, options
+
+
+def test_der_reader_agrees_on_a_fixed_sample_of_mutations(seeds: dict[str, bytes], signer: Issued) -> None:
+    """The same comparison on a deterministic sample, which must exercise the DER reader."""
+    rng = random.Random(20260601)
+    options = _option_sets(signer)
+    taken = 0
+    for _ in range(600):
+        data = bytearray(rng.choice(sorted(seeds.items()))[1])
+        for _ in range(rng.randint(1, 3)):
+            data[rng.randrange(len(data))] ^= rng.randint(1, 255)
+        mutated = bytes(data)
+        taken += signature._DerReader.read(mutated) is not None
+        for option in options[:2]:
+            usual, asn1_only = _both_outcomes(mutated, **option)
+            assert usual == asn1_only, (mutated.hex(), option)
+    assert taken > 60
+
+
+def test_known_attribute_decoders_mirror_asn1crypto() -> None:
+    """The DER reader decodes the attribute types asn1crypto gives a spec the way that spec
+    parses; the card serial and nonce are unknown to asn1crypto (its ``Any``)."""
+    specs = {
+        oid: cms.CMSAttribute._oid_specs[cms.CMSAttributeType.map(oid)] for oid in signature._KNOWN_VALUES
+    }
+    children = {oid: spec._child_spec for oid, spec in specs.items()}
+    assert children == {
+        "1.2.840.113549.1.9.3": cms.ContentType,
+        "1.2.840.113549.1.9.4": asn1_core.OctetString,
+        "1.2.840.113549.1.9.5": cms.Time,
+        "1.2.840.113549.1.9.15": cms.SMIMECapabilites,
+        "1.2.840.113549.1.9.52": cms.CMSAlgorithmProtection,
+    }
+    assert [alternative[1] for alternative in cms.Time._alternatives] == [
+        asn1_core.UTCTime,
+        asn1_core.GeneralizedTime,
+    ]
+    for oid in (CARD_SERIAL, signature._NONCE_ATTRIBUTE):
+        assert cms.CMSAttributeType.map(oid) == oid
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.from_regex(rb"\A[0-9]{12}Z\Z"))
+def test_utc_time_reading_matches_asn1crypto(content: bytes) -> None:
+    encoded = asn1_core.UTCTime(contents=content).dump()
+    try:
+        expected: object = asn1_core.UTCTime.load(encoded).native
+    except ValueError:
+        expected = ValueError
+    try:
+        got: object = signature._utc_time(content)
+    except ValueError:
+        got = ValueError
+    assert got == expected

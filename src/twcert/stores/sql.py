@@ -151,7 +151,7 @@ _AGENCY_TEXT = (
 class _Prepared:
     """A statement compiled once for the engine's dialect, run on the driver connection."""
 
-    __slots__ = ("defaults", "order", "positional", "read_only", "returns_rows", "sql")
+    __slots__ = ("defaults", "needs_commit", "order", "positional", "returns_rows", "sql")
 
     def __init__(self, engine: Engine, statement: Any) -> None:
         compiled = statement.compile(dialect=engine.dialect)
@@ -161,11 +161,43 @@ class _Prepared:
         # Literal values in the statement (e.g. ``failures + 1``) compile to anonymous binds.
         self.defaults: dict[str, Any] = dict(compiled.params)
         self.returns_rows = bool(getattr(statement, "_returning", None)) or statement.is_select
-        self.read_only = bool(statement.is_select)
+        # sqlite3 opens no transaction for a SELECT, so there is nothing to commit; other
+        # drivers (psycopg) begin one implicitly and it must be ended.
+        self.needs_commit = not (engine.dialect.name == "sqlite" and statement.is_select)
 
     def params(self, values: Mapping[str, Any]) -> Any:
-        merged = {**self.defaults, **values}
-        return tuple(merged[name] for name in self.order) if self.positional else merged
+        merged = {**self.defaults, **values} if self.defaults else values
+        return tuple([merged[name] for name in self.order]) if self.positional else merged
+
+
+class _ThreadConnections:
+    """One checked-out pooled driver connection per thread (and per process: a forked child
+    opens its own), shared by the stores of one :class:`SqlStores`.
+
+    Sharing matters on SQLite beyond the connection count: a connection keeps its page cache
+    across its own commits but must drop it whenever another connection has written, so with
+    one connection per store every read of a login (PIN ledger, binding, personnel) re-read
+    its pages after the nonce store's write.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._local = threading.local()
+
+    def get(self) -> Any:
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid() or local.conn is None:
+            local.conn = self.engine.raw_connection()
+            local.pid = os.getpid()
+        return local.conn
+
+    def discard(self) -> None:
+        """Drop this thread's connection after a database error (the next call reconnects)."""
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.invalidate()
 
 
 class _Base:
@@ -174,14 +206,13 @@ class _Base:
     SQLAlchemy Core builds the schema, the dialect-specific SQL (``ON CONFLICT``,
     ``RETURNING``) and the pool; executing through its Connection costs ~90 µs per statement
     against ~5 µs on the driver, and a login runs four of them, so the stores keep one checked
-    out connection per thread (and per process: a forked child opens its own).
+    out connection per thread (see :class:`_ThreadConnections`).
     """
 
-    def __init__(self, engine: Engine, table: Table) -> None:
+    def __init__(self, engine: Engine, table: Table, connections: _ThreadConnections | None = None) -> None:
         self.engine = engine
         self.table = table
-        self._local = threading.local()
-        self._is_sqlite = engine.dialect.name == "sqlite"
+        self._connections = connections if connections is not None else _ThreadConnections(engine)
         self._prepare()
 
     def _prepare(self) -> None:
@@ -196,24 +227,19 @@ class _Base:
             return postgresql.insert(self.table)
         return sqlite.insert(self.table)
 
-    def _connection(self) -> Any:
-        local = self._local
-        if getattr(local, "pid", None) != os.getpid() or local.conn is None:
-            local.conn = self.engine.raw_connection()
-            local.pid = os.getpid()
-        return local.conn
-
     def _run(self, statements: Sequence[tuple[_Prepared, Mapping[str, Any]]]) -> list[list[tuple[Any, ...]]]:
         """Run statements in one transaction; return each one's rows."""
         try:
-            conn = self._connection()
+            conn = self._connections.get()
             cursor = conn.cursor()
             try:
                 results = []
+                commit = False
                 for prepared, values in statements:
                     cursor.execute(prepared.sql, prepared.params(values))
                     results.append([tuple(row) for row in cursor.fetchall()] if prepared.returns_rows else [])
-                if not self._sqlite_read_only(statements):
+                    commit = commit or prepared.needs_commit
+                if commit:
                     conn.commit()
                 return results
             except BaseException:
@@ -223,24 +249,12 @@ class _Base:
             finally:
                 cursor.close()
         except (SQLAlchemyError, self.engine.dialect.loaded_dbapi.Error) as exc:
-            self._discard()
+            self._connections.discard()
             raise BackendUnavailableError(f"database: {type(exc).__name__}: {str(exc)[:200]}") from exc
-
-    def _sqlite_read_only(self, statements: Sequence[tuple[_Prepared, Mapping[str, Any]]]) -> bool:
-        # sqlite3 opens no transaction for a SELECT, so there is nothing to commit; other
-        # drivers (psycopg) begin one implicitly and must end it.
-        return self._is_sqlite and all(p.read_only for p, _ in statements)
 
     def _one(self, prepared: _Prepared, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
         rows = self._run([(prepared, values)])[0]
         return rows[0] if rows else None
-
-    def _discard(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        self._local.conn = None
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                conn.invalidate()
 
 
 def _guard(fn: Any) -> Any:
@@ -486,11 +500,12 @@ class SqlStores:
         tables = _tables(self.metadata, schema)
         if create:
             self._create(schema)
-        self.nonces = SqlNonceStore(self.engine, tables["challenges"])
-        self.pin_counters = SqlPinCounterStore(self.engine, tables["pin"])
-        self.bindings = SqlBindingStore(self.engine, tables["bindings"])
-        self.personnel = SqlPersonnelDirectory(self.engine, tables["personnel"])
-        self.agencies = SqlAgencyDirectory(self.engine, tables["agencies"])
+        connections = _ThreadConnections(self.engine)
+        self.nonces = SqlNonceStore(self.engine, tables["challenges"], connections)
+        self.pin_counters = SqlPinCounterStore(self.engine, tables["pin"], connections)
+        self.bindings = SqlBindingStore(self.engine, tables["bindings"], connections)
+        self.personnel = SqlPersonnelDirectory(self.engine, tables["personnel"], connections)
+        self.agencies = SqlAgencyDirectory(self.engine, tables["agencies"], connections)
 
     def _create(self, schema: str | None) -> None:
         # Several workers may start at once: a CREATE that loses the race to another worker
