@@ -25,12 +25,14 @@ import datetime as dt
 import hashlib
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
 
 from asn1crypto import x509 as asn1_x509
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtensionOID
 
@@ -55,7 +57,7 @@ from .revocation.http import FetchError
 from .revocation.policy import RevocationPolicy, RevocationState, RevocationStatus
 from .trust import TrustedCA, TrustStore
 
-__all__ = ["DEFAULT_ACCEPTED_FAMILIES", "ValidationResult", "Validator"]
+__all__ = ["DEFAULT_ACCEPTED_FAMILIES", "VERIFIED_SIGNATURES_KEPT", "ValidationResult", "Validator"]
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +88,8 @@ _CONSTRAINT_EXTENSIONS: Final = (
     ExtensionOID.POLICY_MAPPINGS,
 )
 _WEAK_HASHES: Final = frozenset({"md5", "sha1"})
+#: How many verified (certificate, issuer) signatures a :class:`Validator` remembers.
+VERIFIED_SIGNATURES_KEPT: Final = 4096
 _FAILURE_RETRY: Final = dt.timedelta(seconds=60)
 
 T = TypeVar("T")
@@ -190,6 +194,8 @@ class Validator:
         self.checker = checker if checker is not None else RevocationChecker()
         self.allow_sha1 = allow_sha1
         self._ca_crls: dict[str, bytes] = {}
+        self._verified: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._verified_lock = threading.Lock()
         self._fetched_ca_crls: dict[str, tuple[bytes, dt.datetime | None]] = {}
         self._ca_paths: dict[str, _CAPath] = {}
         self._ca_lock = threading.Lock()
@@ -256,6 +262,27 @@ class Validator:
         algorithm = inner.signature_hash_algorithm
         if algorithm is None or (algorithm.name in _WEAK_HASHES and not self.allow_sha1):
             return False
+        # The same bytes under the same key verify the same way every time: remember successes
+        # by the SHA-256 of both certificates (a different certificate has a different digest).
+        # Dates, usage, policy and revocation are still checked at every call.
+        pair = (cert.sha256, issuer.sha256)
+        with self._verified_lock:
+            if pair in self._verified:
+                self._verified.move_to_end(pair)
+                return True
+        if not self._verify_signature(cert, issuer, algorithm):
+            return False
+        with self._verified_lock:
+            self._verified[pair] = None
+            if len(self._verified) > VERIFIED_SIGNATURES_KEPT:
+                self._verified.popitem(last=False)
+        return True
+
+    @staticmethod
+    def _verify_signature(
+        cert: TaiwanCertificate, issuer: TaiwanCertificate, algorithm: hashes.HashAlgorithm
+    ) -> bool:
+        inner = cert.certificate
         key = issuer.certificate.public_key()
         params = inner.signature_algorithm_parameters
         try:

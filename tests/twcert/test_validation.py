@@ -355,3 +355,30 @@ def test_clock_is_injected_not_read(fixture_set: FixtureSet) -> None:
     validator.clock = clock
     validator.validate(fixture_set.pem("citizen-wang"))
     assert calls
+
+
+def test_a_remembered_signature_is_only_the_signature(
+    fixture_set: FixtureSet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A leaf's CA signature is remembered by both certificates' digests; nothing else is."""
+    from twcert import validation
+
+    monkeypatch.setattr(validation, "VERIFIED_SIGNATURES_KEPT", 2)
+    now = fixture_set.now
+    clock = [now]
+    validator = fixture_validator(fixture_set)
+    validator.clock = lambda: clock[0]
+    wang = fixture_set.issued("citizen-wang").der
+    validator.validate(wang)
+    validator.validate(wang)
+    # The same holder with the CA's signature damaged is another certificate: verified, refused.
+    with pytest.raises(UntrustedCertificateError):
+        validator.validate(fixture_set.issued("citizen-bad-signature").der)
+    # Dates are checked at every call, also for a certificate whose signature is remembered.
+    clock[0] = load_certificate(wang).not_after + DAY
+    with pytest.raises(CertificateExpiredError):
+        validator.validate(wang)
+    clock[0] = now
+    for name in ("citizen-chen", "citizen-huang-arc", "citizen-wang"):
+        validator.validate(fixture_set.issued(name).der)
+    assert len(validator._verified) == 2  # bounded: the oldest was dropped
