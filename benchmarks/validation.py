@@ -7,8 +7,13 @@ Figures, all per certificate, single thread:
 
 * floor — parse the leaf and do 2 RSA-2048 verifications with cryptography (leaf signature by
   the CA, card signature over a challenge): the least any correct login can cost;
-* twcert validate(parsed) — the Validator's per-login path on an already loaded certificate;
-* twcert load+validate — including :func:`twcert.load_certificate` of the DER;
+* twcert validate(parsed) — the Validator's per-login path on an already loaded certificate
+  whose CA signature it has not verified before (the remembered signatures are forgotten before
+  every call, inside the timing);
+* twcert load+validate — including :func:`twcert.load_certificate` of the DER, its cache of
+  parsed certificates forgotten too: a certificate seen for the first time;
+* the same two with nothing forgotten (a card that logged in before: the certificate parsed and
+  its CA signature verified once);
 * pyhanko — full validation with a reused ValidationContext holding the same CRL.
 """
 
@@ -30,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import fmt, machine, per_call
 
 from twcert import load_certificate
+from twcert.certificate import _load_cached
 from twcert.revocation import CRLCache, RevocationChecker
 from twcert.testing import FakeCA, Revoked, build_crl, random_serials
 from twcert.testing.fixtures import FixtureSet
@@ -92,14 +98,25 @@ def main() -> None:
         key.verify(card_signature, challenge, padding.PKCS1v15(), hashes.SHA256())  # type: ignore[union-attr, call-arg, arg-type]
 
     def ours_parsed() -> None:
+        validator._verified.clear()
         validator.validate(parsed)
 
     def ours_full() -> None:
+        validator._verified.clear()
+        _load_cached.cache_clear()
+        validator.validate(load_certificate(leaf_der))
+
+    def ours_parsed_again() -> None:
+        validator.validate(parsed)
+
+    def ours_full_again() -> None:
         validator.validate(load_certificate(leaf_der))
 
     t_floor = per_call(floor)
     t_parsed = per_call(ours_parsed)
     t_full = per_call(ours_full)
+    t_parsed_again = per_call(ours_parsed_again)
+    t_full_again = per_call(ours_full_again)
 
     from asn1crypto import x509 as asn1_x509
     from pyhanko_certvalidator import CertificateValidator, ValidationContext
@@ -133,6 +150,8 @@ def main() -> None:
         ("floor: parse leaf + 2 RSA-2048 verifies", t_floor),
         ("twcert Validator.validate(parsed)", t_parsed),
         ("twcert load_certificate + validate", t_full),
+        ("twcert Validator.validate(parsed), seen before", t_parsed_again),
+        ("twcert load_certificate + validate, seen before", t_full_again),
         (f"pyhanko-certvalidator, reused context (first call {fmt(first)})", t_pyhanko),
     ]
     print(f"\nCRL entries: {args.entries:,}")
