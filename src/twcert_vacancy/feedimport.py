@@ -7,8 +7,8 @@ prepared rows through a pipe while this process writes them. The pipe holds at m
 so memory stays flat. Everything is still one transaction here: if the worker fails, nothing is
 imported.
 
-The worker is forked when this process has a single thread (a command-line import: it starts in
-milliseconds); otherwise it is spawned, since forking a threaded process can copy a lock some other
+The worker is forked on Linux when this process has a single thread (a command-line import: it
+starts in milliseconds); otherwise it is spawned, since forking a threaded process can copy a lock some other
 thread holds (a spawned worker imports the package first, about half a second).
 """
 
@@ -19,6 +19,7 @@ import multiprocessing
 import os
 import pickle
 import queue
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -65,7 +66,9 @@ def import_feed(
 
     :param parallel: read in a worker process (SQL repositories, a path or bytes as source);
         ``None`` decides by size (:data:`PARALLEL_FROM_BYTES`). Off by default: a library should
-        not start processes unless asked.
+        not start processes unless asked. Where the worker is spawned (threaded hosts, and
+        every system but Linux), Python imports the main module again in it, so a script
+        calling this needs the usual ``if __name__ == "__main__":`` guard.
     """
     if isinstance(repository, SqlVacancyRepository) and _wants_worker(source, parallel):
         return _import_in_parallel(repository, source, actor, at)
@@ -149,7 +152,8 @@ def _import_in_parallel(
 
 
 def _start_method() -> str:
-    if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
+    # Linux only: macOS system libraries are not fork-safe (CPython spawns there by default).
+    if sys.platform.startswith("linux") and threading.active_count() == 1:
         return "fork"
     return "spawn"
 
