@@ -495,7 +495,7 @@ def load_certificates(
         except CertificateParseError:
             try:
                 bundle = pkcs7.load_der_pkcs7_certificates(blobs[0])
-            except ValueError:
+            except (ValueError, x509.InvalidVersion):
                 raise CertificateParseError("neither a DER certificate nor a PKCS#7 bundle") from None
             blobs = [c.public_bytes(Encoding.DER) for c in bundle]
     return [_from_der(blob, issuers) for blob in blobs]
@@ -506,7 +506,7 @@ def _from_der(der: bytes, issuers: Mapping[bytes, IssuerInfo] | None) -> TaiwanC
         raise CertificateParseError(f"certificate of {len(der)} bytes exceeds {MAX_CERTIFICATE_BYTES}")
     try:
         cert = x509.load_der_x509_certificate(der)
-    except ValueError as exc:
+    except (ValueError, x509.InvalidVersion) as exc:  # InvalidVersion is not a ValueError
         raise CertificateParseError(f"not a DER X.509 certificate: {exc}") from exc
     try:
         return _build(cert, der, issuers)

@@ -321,6 +321,14 @@ def mutated_der(draw: st.DrawFn) -> bytes:
     return bytes(der)
 
 
+def test_an_unknown_x509_version_is_a_parse_error(pki: FakeGPKI) -> None:
+    der = pki.issue_citizen("王小明", "A123456789").der
+    v3 = b"\xa0\x03\x02\x01\x02"  # [0] EXPLICIT INTEGER 2 (v3)
+    assert der.count(v3) == 1
+    with pytest.raises(CertificateParseError, match=r"not a DER X\.509 certificate"):
+        load_certificate(der.replace(v3, b"\xa0\x03\x02\x01\x03"))  # found by the property test below
+
+
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated_der())
 def test_mutated_der_only_raises_parse_error(data: bytes) -> None:
