@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.services import unavailable
 from twcert.testing import FakeGPKI, KeyPool
 from twcert.testing.fixtures import FixtureSet
 
@@ -23,10 +24,7 @@ def require_service(name: str, host: str, port: int) -> None:
         with socket.create_connection((host, port), timeout=1):
             return
     except OSError as exc:
-        message = f"{name} is not reachable on {host}:{port} ({exc})"
-        if os.environ.get("TWCERT_REQUIRE_SERVICES") == "1":
-            pytest.fail(message + "; scripts/test should have started it")
-        pytest.skip(message)
+        unavailable(f"{name} is not reachable on {host}:{port} ({exc})")
 
 
 @pytest.fixture(scope="session")

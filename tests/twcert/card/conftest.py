@@ -23,19 +23,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.services import unavailable
 from twcert.testing.fixtures import FixtureSet
 
 VPCD_BASE_PORT = 0x8C7B  # /etc/reader.conf.d/vpcd: CHANNELID 0x8C7B → reader "Virtual PCD 00 00"
 #: vsmartcard's iso7816 card: default PIN (virtualsmartcard/CardGenerator.py __generate_iso_card).
 VICC_PIN = "1234"
 VICC_PACKAGE_DIRS = ("/usr/lib/python3/site-packages/virtualsmartcard", "/usr/lib/python3/dist-packages")
-
-
-def unavailable(message: str) -> None:
-    """Fail under CI (scripts/test sets TWCERT_REQUIRE_SERVICES=1), skip elsewhere."""
-    if os.environ.get("TWCERT_REQUIRE_SERVICES") == "1":
-        pytest.fail(message + " (scripts/test must provide it)")
-    pytest.skip(message)
 
 
 def wait_until(predicate, timeout: float, interval: float = 0.05) -> bool:  # type: ignore[no-untyped-def]

@@ -8,7 +8,6 @@ Under scripts/test (``TWCERT_REQUIRE_SERVICES=1``) a missing component fails the
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -21,16 +20,11 @@ from typing import Any
 
 import pytest
 
+from tests.services import unavailable
+
 REPO = Path(__file__).resolve().parents[3]
 SCREENSHOTS = REPO / "artifacts" / "screenshots"
 _START_TIMEOUT = 180.0
-
-
-def unavailable(message: str) -> None:
-    """Fail under CI (scripts/test sets TWCERT_REQUIRE_SERVICES=1), skip elsewhere."""
-    if os.environ.get("TWCERT_REQUIRE_SERVICES") == "1":
-        pytest.fail(message + " (scripts/test must provide it)")
-    pytest.skip(message)
 
 
 @dataclass(frozen=True)

@@ -25,19 +25,13 @@ from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
 from django.db import connections
 from django.test import override_settings
 
+from tests.services import unavailable
 from twcert.testing.fixtures import FixtureSet
 
 from . import settings as test_settings
 from .cards import MOICA_UNBLOCK
 
 PINS = {"citizen-wang": "123456", "agency-dgpa": "24682468"}
-
-
-def unavailable(message: str) -> None:
-    """Fail under CI (scripts/test sets TWCERT_REQUIRE_SERVICES=1), skip elsewhere."""
-    if os.environ.get("TWCERT_REQUIRE_SERVICES") == "1":
-        pytest.fail(message + " (scripts/test must provide it)")
-    pytest.skip(message)
 
 
 class _QuietHandler(WSGIRequestHandler):
