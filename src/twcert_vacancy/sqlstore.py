@@ -43,7 +43,7 @@ from ._sqlrows import (
 from ._sqlrows import (
     TEXT_FIELDS as _TEXT_FIELDS,
 )
-from .audit import CREATED, changes_between, logger
+from .audit import changes_between, logger
 from .errors import VacancyExistsError, VacancyNotFoundError, VacancyStorageError
 from .model import (
     AuditRecord,
@@ -64,6 +64,7 @@ from .repository import (
     check_may_add,
     check_may_add_agency,
     created_record,
+    created_record_of,
     prepare_update,
     prepare_withdraw,
     withdrawn_record,
@@ -503,8 +504,9 @@ class SqlVacancyRepository:
         new = [row for row in unique if row[0][0] not in existing]
         if new:
             stored_when = driver_datetime(when, self._sqlite)
+            records = (created_record_of(row[0][0], who, when) for row in new)
             self._insert(
-                connection, new, [(row[0][0], who, stored_when, CREATED, "", row[0][0]) for row in new]
+                connection, new, [(r.work_id, r.who, stored_when, r.field, r.old, r.new) for r in records]
             )
         updated = unchanged = 0
         for values, _places in unique:
