@@ -1,8 +1,9 @@
 """A whole login — ``LoginService.complete`` — against the same-run floor.
 
-    python benchmarks/login.py [--entries 1000000] [--logins 2000]
+    python benchmarks/login.py [--entries 1000000] [--logins 2000] [--postgres URL | --no-postgres]
 
-Set-up: SQLite stores in a temporary file (WAL), the citizen already bound to an account (the
+Set-up: SQLite stores in a temporary file (WAL) — and the same on PostgreSQL in a throw-away
+schema (over loopback TCP, as a deployment's shared stores) — the citizen already bound to an account (the
 "later login, PIN only" case of the manual), the issuing CA's CRL of ``--entries`` serials
 indexed. Each measured login issues a challenge, signs it as the card would (outside the timed
 region), and times ``complete`` — nonce consumed in SQLite, HiPKI response parsed, signature and
@@ -22,12 +23,15 @@ import argparse
 import base64
 import datetime as dt
 import gc
+import os
 import statistics
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
+import sqlalchemy as sa
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
@@ -57,6 +61,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--logins", type=int, default=2000)
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get(
+            "TWCERT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        ),
+    )
+    parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
 
     fs = FixtureSet.load(ROOT / "fixtures" / "gpki")
@@ -82,8 +93,28 @@ def main() -> None:
         checker=RevocationChecker(crls=cache, fetch_on_demand=False),
     )
 
-    with tempfile.TemporaryDirectory() as tmp:
-        stores = SqlStores(f"sqlite:///{tmp}/login.db")
+    certb64 = base64.b64encode(issued.der).decode()
+
+    def response(challenge_tbs: bytes, kind: str) -> dict[str, object]:
+        if kind == "PKCS7":
+            sig = (
+                pkcs7.PKCS7SignatureBuilder()
+                .set_data(challenge_tbs)
+                .add_signer(issued.certificate, issued.key, hashes.SHA256())
+                .sign(serialization.Encoding.DER, [])
+            )
+        else:
+            sig = issued.key.sign(challenge_tbs, padding.PKCS1v15(), hashes.SHA256())
+        return {
+            "func": "sign",
+            "ret_code": 0,
+            "last_error": 0,
+            "signature": base64.b64encode(sig).decode(),
+            "certb64": certb64,
+            "cardSN": card_serial,
+        }
+
+    def measure(stores: SqlStores, label: str) -> None:
         stores.personnel.upsert([Person("wang.xm", "A123456789", "王小明", True, "A09000000E")])
         cert = load_certificate(issued.der)
         stores.bindings.bind(Binding(binding_key(cert), "wang.xm", now, cert.sha256))
@@ -97,28 +128,6 @@ def main() -> None:
             audit=MemoryAuditSink(),
             clock=lambda: now,
         )
-        certb64 = base64.b64encode(issued.der).decode()
-
-        def response(challenge_tbs: bytes, kind: str) -> dict[str, object]:
-            if kind == "PKCS7":
-                sig = (
-                    pkcs7.PKCS7SignatureBuilder()
-                    .set_data(challenge_tbs)
-                    .add_signer(issued.certificate, issued.key, hashes.SHA256())
-                    .sign(serialization.Encoding.DER, [])
-                )
-            else:
-                sig = issued.key.sign(challenge_tbs, padding.PKCS1v15(), hashes.SHA256())
-            return {
-                "func": "sign",
-                "ret_code": 0,
-                "last_error": 0,
-                "signature": base64.b64encode(sig).decode(),
-                "certb64": certb64,
-                "cardSN": card_serial,
-            }
-
-        results = {}
         for kind, cached in (("PKCS1", True), ("PKCS7", True), ("PKCS1", False)):
             prepared = []
             for _ in range(args.logins):
@@ -133,10 +142,23 @@ def main() -> None:
                 principal = service.complete(challenge_id, resp, session_id="bench-session", origin=ORIGIN)
                 samples.append(time.perf_counter() - start)
             assert principal.account == "wang.xm"
-            results[f"HiPKI {kind}" + ("" if cached else ", certificate not cached")] = statistics.median(
-                samples
-            )
-        stores.dispose()
+            name = f"{label} stores, HiPKI {kind}" + ("" if cached else ", certificate not cached")
+            results[name] = statistics.median(samples)
+
+    results: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        stores = SqlStores(f"sqlite:///{tmp}/login.db")
+        try:
+            measure(stores, "SQLite")
+        finally:
+            stores.dispose()
+    if not args.no_postgres:
+        with _postgres_schema(args.postgres) as schema:
+            stores = SqlStores(args.postgres, schema=schema)
+            try:
+                measure(stores, "PostgreSQL")
+            finally:
+                stores.dispose()
 
     leaf_der = issued.der
     challenge = b"x" * 80
@@ -152,11 +174,27 @@ def main() -> None:
     t_floor = per_call(floor)
     print(f"\nCRL entries: {args.entries:,}; logins measured per kind: {args.logins:,} (median)")
     rows = [("floor: parse leaf + 2 RSA-2048 verifies", t_floor)]
-    rows += [(f"LoginService.complete, SQLite stores, {kind}", seconds) for kind, seconds in results.items()]
+    rows += [(f"LoginService.complete, {kind}", seconds) for kind, seconds in results.items()]
     width = max(len(name) for name, _ in rows)
     print(f"{'measure':{width}s} {'per login':>10s} {'per second':>11s} {'of floor':>9s}")
     for name, seconds in rows:
         print(f"{name:{width}s} {fmt(seconds):>10s} {1 / seconds:>11,.0f} {t_floor / seconds:>9.0%}")
+
+
+class _postgres_schema:
+    """A throw-away schema, dropped afterwards (the database may be shared with tests)."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = sa.create_engine(url)
+        self.name = f"bench_{uuid.uuid4().hex[:10]}"
+
+    def __enter__(self) -> str:
+        return self.name
+
+    def __exit__(self, *_exc: object) -> None:
+        with self.engine.begin() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{self.name}" CASCADE')
+        self.engine.dispose()
 
 
 if __name__ == "__main__":
