@@ -17,7 +17,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import sqlite3
 import threading
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -170,26 +172,47 @@ class _Prepared:
         return tuple([merged[name] for name in self.order]) if self.positional else merged
 
 
+# Driver connections a forked child inherited: it must neither use them (the socket is the
+# parent's) nor close them (closing a PostgreSQL connection sends the server a Terminate on
+# that shared socket), so they are kept referenced and left alone.
+_INHERITED: list[Any] = []
+
+
 class _ThreadConnections:
-    """One checked-out pooled driver connection per thread (and per process: a forked child
-    opens its own), shared by the stores of one :class:`SqlStores`.
+    """One driver connection per thread (and per process), shared by the stores of one
+    :class:`SqlStores`, in autocommit mode.
 
     Sharing matters on SQLite beyond the connection count: a connection keeps its page cache
     across its own commits but must drop it whenever another connection has written, so with
     one connection per store every read of a login (PIN ledger, binding, personnel) re-read
     its pages after the nonce store's write.
+
+    Autocommit matters on PostgreSQL: every statement of the stores but one (a binding's
+    insert-then-read) is atomic alone, and outside autocommit the driver wraps even a single
+    read in ``BEGIN`` … ``COMMIT``, three round trips instead of one. The connection is
+    detached from the engine's pool, so its mode never reaches a connection the pool hands
+    to other code. A driver without an ``autocommit`` switch keeps transactional mode.
     """
+
+    _live: weakref.WeakSet[_ThreadConnections] = weakref.WeakSet()
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._local = threading.local()
+        self._live.add(self)
 
-    def get(self) -> Any:
+    def get(self) -> tuple[Any, bool]:
+        """This thread's connection and whether it is in autocommit mode."""
         local = self._local
         if getattr(local, "pid", None) != os.getpid() or local.conn is None:
-            local.conn = self.engine.raw_connection()
+            if getattr(local, "conn", None) is not None:
+                _INHERITED.append(local.conn)  # forked without the at-fork hook running
+            conn = self.engine.raw_connection()
+            conn.detach()
+            local.autocommit = _autocommit(conn.dbapi_connection)
+            local.conn = conn
             local.pid = os.getpid()
-        return local.conn
+        return local.conn, local.autocommit
 
     def discard(self) -> None:
         """Drop this thread's connection after a database error (the next call reconnects)."""
@@ -197,16 +220,43 @@ class _ThreadConnections:
         self._local.conn = None
         if conn is not None:
             with contextlib.suppress(Exception):
-                conn.invalidate()
+                conn.close()  # detached: closes the driver connection
+
+    @classmethod
+    def _after_fork_in_child(cls) -> None:
+        for connections in list(cls._live):
+            conn = getattr(connections._local, "conn", None)
+            if conn is not None:
+                _INHERITED.append(conn)
+                connections._local.conn = None
+            # SQLAlchemy's advice for a forked child: a new pool, the parent's left unclosed.
+            connections.engine.dispose(close=False)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_ThreadConnections._after_fork_in_child)
+
+
+def _autocommit(driver: Any) -> bool:
+    """Put a fresh driver connection in autocommit mode; False if the driver has no switch."""
+    with contextlib.suppress(Exception):
+        driver.rollback()  # a pre-ping may have opened a transaction; the switch needs none
+    if isinstance(driver, sqlite3.Connection):
+        driver.isolation_level = None
+        return True
+    if hasattr(driver, "autocommit"):  # psycopg, psycopg2, pg8000
+        driver.autocommit = True
+        return True
+    return False
 
 
 class _Base:
-    """Hot statements are compiled once and run on a per-thread pooled driver connection.
+    """Hot statements are compiled once and run on a per-thread driver connection.
 
     SQLAlchemy Core builds the schema, the dialect-specific SQL (``ON CONFLICT``,
     ``RETURNING``) and the pool; executing through its Connection costs ~90 µs per statement
-    against ~5 µs on the driver, and a login runs four of them, so the stores keep one checked
-    out connection per thread (see :class:`_ThreadConnections`).
+    against ~5 µs on the driver, and a login runs four of them, so the stores keep one
+    connection per thread (see :class:`_ThreadConnections`).
     """
 
     def __init__(self, engine: Engine, table: Table, connections: _ThreadConnections | None = None) -> None:
@@ -228,23 +278,36 @@ class _Base:
         return sqlite.insert(self.table)
 
     def _run(self, statements: Sequence[tuple[_Prepared, Mapping[str, Any]]]) -> list[list[tuple[Any, ...]]]:
-        """Run statements in one transaction; return each one's rows."""
+        """Run statements in one transaction; return each one's rows.
+
+        In autocommit mode one statement runs alone (it is atomic by itself) and several run
+        between explicit ``BEGIN`` and ``COMMIT``, sent as statements because some drivers
+        (psycopg2) ignore ``commit()`` in autocommit mode.
+        """
         try:
-            conn = self._connections.get()
+            conn, autocommit = self._connections.get()
             cursor = conn.cursor()
+            explicit = autocommit and len(statements) > 1
             try:
+                if explicit:
+                    cursor.execute("BEGIN")
                 results = []
                 commit = False
                 for prepared, values in statements:
                     cursor.execute(prepared.sql, prepared.params(values))
                     results.append([tuple(row) for row in cursor.fetchall()] if prepared.returns_rows else [])
                     commit = commit or prepared.needs_commit
-                if commit:
+                if explicit:
+                    cursor.execute("COMMIT")
+                elif commit and not autocommit:
                     conn.commit()
                 return results
             except BaseException:
                 with contextlib.suppress(Exception):
-                    conn.rollback()
+                    if explicit:
+                        cursor.execute("ROLLBACK")
+                    elif not autocommit:
+                        conn.rollback()
                 raise
             finally:
                 cursor.close()
@@ -442,22 +505,24 @@ class SqlPersonnelDirectory(_Base):
 
 
 class SqlAgencyDirectory(_Base):
-    @staticmethod
-    def _agency(row: Any) -> Agency:
-        return Agency(row.code, row.name, *(getattr(row, name) for name in _AGENCY_TEXT))
+    def _prepare(self) -> None:
+        t = self.table
+        columns = [t.c.code, t.c.name, *(t.c[name] for name in _AGENCY_TEXT)]
+        self._get = self._compile(select(*columns).where(t.c.code == bindparam("code")))
+        self._by_name = self._compile(
+            select(*columns).where(t.c.name_key == bindparam("name_key")).order_by(t.c.code)
+        )
 
-    @_guard
+    @staticmethod
+    def _agency(row: Sequence[Any]) -> Agency:
+        return Agency(row[0], row[1], **dict(zip(_AGENCY_TEXT, row[2:], strict=True)))
+
     def get(self, code: str) -> Agency | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(self.table).where(self.table.c.code == code.strip().upper())).first()
+        row = self._one(self._get, {"code": code.strip().upper()})
         return self._agency(row) if row is not None else None
 
-    @_guard
     def find_by_name(self, name: str) -> list[Agency]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(self.table).where(self.table.c.name_key == normalize_agency_name(name))
-            ).all()
+        rows = self._run([(self._by_name, {"name_key": normalize_agency_name(name)})])[0]
         return [self._agency(r) for r in rows]
 
     @_guard

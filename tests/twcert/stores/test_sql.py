@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator
@@ -99,3 +100,93 @@ def test_after_a_database_error_every_store_reconnects(stores: SqlStores) -> Non
 
     _in_thread("worker", work)
     assert seen == ["worker", "worker"]
+
+
+def _autocommit(driver: Any) -> bool:
+    if isinstance(driver, sqlite3.Connection):
+        return driver.isolation_level is None
+    return bool(driver.autocommit)
+
+
+def test_hot_path_connections_autocommit_and_pooled_ones_do_not(stores: SqlStores) -> None:
+    stores.personnel.upsert([Person("wang.xm", "A123456789", "王小明", True, "A09000000E")])
+    assert stores.personnel.get("wang.xm") is not None
+    hot, autocommit = stores.personnel._connections.get()
+    # One round trip per single-statement read on PostgreSQL instead of BEGIN/SELECT/COMMIT.
+    assert autocommit and _autocommit(hot.dbapi_connection)
+    # The hot connection is detached from the pool: what the pool hands out (to upsert, purge
+    # and the host's own code) still opens transactions.
+    with stores.engine.connect() as conn:
+        assert not _autocommit(conn.connection.dbapi_connection)
+    stores.personnel._connections.discard()
+    assert stores.personnel.get("wang.xm") is not None
+    with stores.engine.connect() as conn:
+        assert not _autocommit(conn.connection.dbapi_connection)
+
+
+def test_several_statements_still_run_in_one_transaction(stores: SqlStores) -> None:
+    from sqlalchemy import literal_column, select, table
+
+    from twcert.stores.sql import _Prepared
+
+    store = stores.bindings
+    failing = _Prepared(stores.engine, select(literal_column("1")).select_from(table("no_such_table")))
+    values = {
+        "identity": "MOICA:serial:0001",
+        "account": "wang.xm",
+        "bound_at": 0,
+        "certificate_sha256": "ab" * 32,
+    }
+    with pytest.raises(BackendUnavailableError):
+        store._run([(store._bind, values), (failing, {})])
+    assert store.get("MOICA:serial:0001") is None  # the insert before the failure rolled back
+    stored = store.bind(Binding("MOICA:serial:0001", "wang.xm", NOW, "ab" * 32))
+    assert stored.account == "wang.xm"
+
+
+def test_a_forked_worker_neither_shares_nor_closes_the_parent_s_connections(stores: SqlStores) -> None:
+    # gunicorn --preload forks workers after the app (and its stores) were set up.
+    import gc
+    import json
+    import os
+
+    def backend(dbapi_connection: Any) -> int | None:
+        """The PostgreSQL server process behind a connection (None on SQLite)."""
+        return dbapi_connection.info.backend_pid if postgres else None
+
+    postgres = stores.engine.dialect.name == "postgresql"
+    stores.personnel.upsert([Person("wang.xm", "A123456789", "王小明", True, "A09000000E")])
+    stores.bindings.bind(Binding("MOICA:serial:0000", "wang.xm", NOW, "ab" * 32))
+    _a_login_s_statements(stores, "card-parent")
+    parent_hot, _ = stores.nonces._connections.get()
+    with stores.engine.connect() as conn:  # one connection idles in the pool when forking
+        pooled = backend(conn.connection.dbapi_connection)
+    reading, writing = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pipe and its exit status
+        code = 1
+        try:
+            _a_login_s_statements(stores, "card-child")
+            child_hot, _ = stores.nonces._connections.get()
+            with stores.engine.connect() as conn:
+                used = [backend(child_hot.dbapi_connection), backend(conn.connection.dbapi_connection)]
+            os.write(writing, json.dumps(used).encode())
+            # A worker shutting down: its pool and everything unreferenced is closed.
+            stores.dispose()
+            gc.collect()
+            code = 0 if child_hot is not parent_hot else 2
+        finally:
+            os._exit(code)
+    os.close(writing)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    with os.fdopen(reading) as pipe:
+        child_backends = json.loads(pipe.read())
+    if postgres:  # the child talked to the server over connections of its own
+        assert not {backend(parent_hot.dbapi_connection), pooled} & set(child_backends)
+    # Nor did it close the parent's: both still answer here (a closed pooled connection would
+    # be replaced by the pre-ping, with a new server process).
+    assert stores.nonces._connections.get()[0] is parent_hot
+    _a_login_s_statements(stores, "card-parent")
+    with stores.engine.connect() as conn:
+        assert backend(conn.connection.dbapi_connection) == pooled
