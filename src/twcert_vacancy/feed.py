@@ -14,6 +14,7 @@ spelled as the feed spells it.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import functools
 import io
@@ -174,40 +175,44 @@ class DgpaFeedReader:
 
     def _read(self, stream: IO[bytes]) -> Iterator[Vacancy | FeedProblem]:
         prolog = _Prolog()
-        # Start events only: one event per element (the loop below is the reader's hot path), and
-        # the first one is the root. A top-level element is complete when the next one starts (or
-        # at the end), so it is handled then and the root is emptied: memory stays flat.
+        # The first start event gives the root; after that the rows are read from the tree, not
+        # from events (one per field: looping over them in Python cost a tenth of the reader's
+        # time). After each chunk every child of the root but the last is complete: those are
+        # handled and dropped from the tree, so memory stays flat.
         parser: ET.XMLPullParser[ET.Element] = ET.XMLPullParser(events=("start",))
         root: ET.Element | None = None
-        pending: ET.Element | None = None
         seen: set[str] = set()
         try:
             while True:
                 chunk = stream.read(_CHUNK)
                 final = not chunk
+                error: BaseException | None = None
                 if final:
                     prolog.feed(b"", final=True)
                     parser.close()
                 else:
                     prolog.feed(chunk)
                     parser.feed(chunk)
-                for _event, element in cast("Iterator[tuple[str, ET.Element]]", parser.read_events()):
-                    tag = element.tag
                     if root is None:
-                        root = element
-                    elif tag in _TOP_LEVEL:
-                        if pending is not None:
-                            yield from self._top_level(pending, seen)
-                        pending = element
-                        root.clear()
+                        events = cast("Iterator[tuple[str, ET.Element]]", parser.read_events())
+                        root = next((element for _event, element in events), None)
+                    error = _drop_events(parser)
+                if root is not None:
+                    complete = len(root) if final else len(root) - 1
+                    if complete > 0:
+                        done = root[:complete]
+                        del root[:complete]
+                        for element in done:
+                            if element.tag in _TOP_LEVEL:
+                                yield from self._top_level(element, seen)
+                if error is not None:
+                    raise error
                 if final:
                     break
         except ET.ParseError as exc:
             raise FeedMalformedError(f"not well-formed XML: {exc}") from exc
         except (OSError, ValueError, LookupError) as exc:
             raise FeedMalformedError(f"cannot read feed: {exc}") from exc
-        if pending is not None:
-            yield from self._top_level(pending, seen)
 
     def _top_level(self, element: ET.Element, seen: set[str]) -> Iterator[Vacancy | FeedProblem]:
         if element.tag == "ROW":
@@ -242,6 +247,27 @@ class DgpaFeedReader:
             return FeedProblem(self.rows, exc.reason, exc.code, work_id, exc.field)
         seen.add(work_id)
         return vacancy
+
+
+def _drop_events(parser: ET.XMLPullParser[ET.Element]) -> BaseException | None:
+    """Discard the parser's queued events; return the parse error among them, if any.
+
+    ``XMLPullParser.feed`` queues a parse error after the events it produced (so, draining after
+    every ``feed``, only last), where ``read_events()`` would raise it. CPython keeps the queue
+    in ``_events_queue``: clearing it at once saves a generator step per element. Elsewhere the
+    public API drains it.
+    """
+    queue = getattr(parser, "_events_queue", None)
+    if not isinstance(queue, collections.deque):
+        try:
+            for _event in parser.read_events():
+                pass
+        except ET.ParseError as exc:
+            return exc
+        return None
+    error = queue[-1] if queue and isinstance(queue[-1], BaseException) else None
+    queue.clear()
+    return error
 
 
 def _open(source: FeedSource) -> _SourceContext:

@@ -484,3 +484,73 @@ def test_arbitrary_field_values_give_a_vacancy_or_a_problem(overrides: dict[str,
     if snapshot.vacancies:
         again = read_dgpa_xml(write_dgpa_xml(snapshot.vacancies, None, include_contact=True))
         assert again.vacancies == snapshot.vacancies
+
+
+class _Trickle(io.RawIOBase):
+    """A file object that hands out at most ``step`` bytes a read, so rows straddle reads."""
+
+    def __init__(self, data: bytes, step: int) -> None:
+        self._data, self._step, self._at = data, step, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target: bytearray) -> int:  # type: ignore[override]
+        piece = self._data[self._at : self._at + min(len(target), self._step)]
+        target[: len(piece)] = piece
+        self._at += len(piece)
+        return len(piece)
+
+
+def _without_the_event_queue(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the reader take the public ``read_events()`` path (as on a Python without
+    ``XMLPullParser._events_queue``)."""
+    import types
+
+    import twcert_vacancy.feed as feed_module
+
+    class _NotADeque:
+        pass
+
+    monkeypatch.setattr(feed_module, "collections", types.SimpleNamespace(deque=_NotADeque))
+
+
+@pytest.mark.parametrize("public_api", [False, True])
+@pytest.mark.parametrize("step", [1, 7, 4096, 1 << 20])
+def test_rows_straddling_reads_are_read_whole(
+    monkeypatch: pytest.MonkeyPatch, public_api: bool, step: int
+) -> None:
+    if public_api:
+        _without_the_event_queue(monkeypatch)
+    expected = read_dgpa_xml(QUIRKS)
+    assert read_dgpa_xml(_Trickle(QUIRKS, step)) == expected
+    long_rows = b"".join(_good(n, WORK_ITEM="工作內容" * 40).encode() for n in range(200))
+    document = b"<ROOT><ANNOUNCE_DATE>1140301</ANNOUNCE_DATE>" + long_rows + b"</ROOT>"
+    snapshot = read_dgpa_xml(_Trickle(document, step) if step > 1 else document)
+    assert [v.work_id for v in snapshot.vacancies] == [f"11403{n:05d}" for n in range(200)]
+    assert snapshot.announce_date is not None and not snapshot.problems
+
+
+@pytest.mark.parametrize("public_api", [False, True])
+def test_rows_before_a_parse_error_are_read_then_it_is_raised(
+    monkeypatch: pytest.MonkeyPatch, public_api: bool
+) -> None:
+    if public_api:
+        _without_the_event_queue(monkeypatch)
+    document = (
+        "<ROOT><ANNOUNCE_DATE>1140301</ANNOUNCE_DATE>"
+        + "".join(_good(n) for n in range(3))
+        + "<ROW><TITLE>x</ROW>"
+        + _good(9)
+        + "</ROOT>"
+    ).encode()
+    read: list[str] = []
+
+    def read_all() -> None:
+        for item in DgpaFeedReader(document):
+            assert isinstance(item, Vacancy)
+            read.append(item.work_id)
+
+    with pytest.raises(FeedMalformedError):
+        read_all()
+    assert read == [f"11403{n:05d}" for n in range(3)]
