@@ -10,7 +10,9 @@ reports wall and CPU rows/s and the child's peak RSS:
 - ``read``: :class:`twcert_vacancy.DgpaFeedReader` (what ``read_dgpa_xml`` does, without keeping rows);
 - ``import …``: :func:`twcert_vacancy.feedimport.import_feed` into SQLite / PostgreSQL, in one
   process (``--no-parallel``) and with the feed read in a worker process (what ``twcert vacancy
-  import`` does for files of 4 MB and more). Wall time includes the worker's start and the commit.
+  import`` does for files of 32 MB and more). Wall time includes the worker's start and the
+  commit; for the parallel runs each process's CPU per row is printed too (the writer is this
+  process, the reading worker its child).
 """
 
 from __future__ import annotations
@@ -82,10 +84,12 @@ def _phase(name: str, path: Path, db: str | None, schema: str | None) -> dict[st
         )
         rows = done.report.added
         repository.close()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)  # the reading worker, if any
     return {
         "rows": rows,
         "wall": time.perf_counter() - wall,
         "cpu": time.process_time() - cpu,
+        "worker_cpu": children.ru_utime + children.ru_stime,
         "start_rss_kb": start_rss,
         "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
     }
@@ -108,6 +112,12 @@ def _report(label: str, result: dict[str, float], size: int) -> None:
         f"{size / result['wall'] / 1e6:6.1f} MB/s  peak RSS {result['peak_rss_kb'] / 1024:6.1f} MiB "
         f"(interpreter + imports {result['start_rss_kb'] / 1024:.1f} MiB)"
     )
+    if result.get("worker_cpu"):
+        # Per row: what each process spent, against the wall time; the slower one bounds it.
+        print(
+            f"  {'':<34} per row: writer {result['cpu'] / rows * 1e6:.1f} µs CPU, reading worker "
+            f"{result['worker_cpu'] / rows * 1e6:.1f} µs CPU, wall {result['wall'] / rows * 1e6:.1f} µs"
+        )
 
 
 def main() -> int:

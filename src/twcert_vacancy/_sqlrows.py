@@ -82,6 +82,7 @@ VACANCY_COLUMNS: Final = (
 PLACE_COLUMNS: Final = ("work_id", "dgpa_code", "person_kind", "date_from", "date_to", "withdrawn_at")
 
 _AGENCY = VACANCY_COLUMNS.index("agency_code")
+_KIND = VACANCY_COLUMNS.index("person_kind")
 _DATE_FROM = VACANCY_COLUMNS.index("date_from")
 _DATE_TO = VACANCY_COLUMNS.index("date_to")
 _WITHDRAWN = VACANCY_COLUMNS.index("withdrawn_at")
@@ -89,6 +90,10 @@ _FLAGS = slice(VACANCY_COLUMNS.index(FLAG_FIELDS[0]), VACANCY_COLUMNS.index(FLAG
 _texts = operator.attrgetter(*TEXT_FIELDS)
 _flags = operator.attrgetter(*FLAG_FIELDS)
 _SQLITE_DATETIME: Final = "%Y-%m-%d %H:%M:%S.%f"
+# Booleans as SQLAlchemy stores them on SQLite (True and 1 are one key, as are False and 0).
+_SQLITE_FLAG: Final[Mapping[bool | None, int | None]] = {None: None, True: 1, False: 0}
+# ``Gender.value`` goes through the enum's descriptor; a dict lookup does not.
+_GENDER_VALUES: Final[Mapping[Gender, str]] = {gender: gender.value for gender in Gender}
 
 #: A vacancy ready for INSERT: its ``vacancies`` row and its ``vacancy_places`` rows.
 PreparedVacancy: TypeAlias = tuple[tuple[Any, ...], tuple[tuple[Any, ...], ...]]
@@ -116,20 +121,22 @@ def _class_codes(classes: tuple[RankClass, ...]) -> str:
 def vacancy_values(vacancy: Vacancy, sqlite: bool, revision: int | None = None) -> tuple[Any, ...]:
     """The ``vacancies`` row of ``vacancy``, in :data:`VACANCY_COLUMNS` order (``revision`` in
     place of the vacancy's own, if given)."""
+    # Every feed row passes here (in the import's reading worker): lookups, not branches.
     start, end = vacancy.period.start, vacancy.period.end
-    flags = _flags(vacancy)
     if sqlite:
-        flags = tuple(None if flag is None else int(flag) for flag in flags)
+        flags: tuple[Any, ...] = tuple(map(_SQLITE_FLAG.__getitem__, _flags(vacancy)))
         date_from: Any = start.isoformat()
         date_to: Any = end.isoformat()
     else:
+        flags = _flags(vacancy)
         date_from, date_to = start, end
     headcount = vacancy.headcount
+    withdrawn = vacancy.withdrawn_at
     return (
         vacancy.work_id,
         *_texts(vacancy),
         vacancy.person_kind.value,
-        vacancy.gender.value,
+        _GENDER_VALUES[vacancy.gender],
         headcount.raw,
         headcount.regular,
         headcount.reserve,
@@ -139,23 +146,17 @@ def vacancy_values(vacancy: Vacancy, sqlite: bool, revision: int | None = None) 
         date_from,
         date_to,
         (end - start).days,
-        driver_datetime(vacancy.withdrawn_at, sqlite),
+        None if withdrawn is None else driver_datetime(withdrawn, sqlite),
         vacancy.revision if revision is None else revision,
     )
 
 
 def place_values(vacancy: Vacancy, values: tuple[Any, ...]) -> tuple[tuple[Any, ...], ...]:
     """The ``vacancy_places`` rows (one per work place), from the vacancy and its converted row."""
-    kind, date_from, date_to, withdrawn = (
-        values[VACANCY_COLUMNS.index("person_kind")],
-        values[_DATE_FROM],
-        values[_DATE_TO],
-        values[_WITHDRAWN],
-    )
-    work_id = vacancy.work_id
-    return tuple(
-        (work_id, place.dgpa_code, kind, date_from, date_to, withdrawn) for place in vacancy.work_places
-    )
+    work_id, kind = vacancy.work_id, values[_KIND]
+    date_from, date_to, withdrawn = values[_DATE_FROM], values[_DATE_TO], values[_WITHDRAWN]
+    places = vacancy.work_places
+    return tuple([(work_id, place.dgpa_code, kind, date_from, date_to, withdrawn) for place in places])
 
 
 def prepare(vacancy: Vacancy, sqlite: bool) -> PreparedVacancy:
