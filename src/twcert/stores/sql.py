@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-import sqlite3
 import threading
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
@@ -44,6 +43,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import AssertionPool, SingletonThreadPool, StaticPool
 
 from ..agency.directory import Agency, normalize_agency_name
 from ..binding import Binding
@@ -179,8 +179,8 @@ _INHERITED: list[Any] = []
 
 
 class _ThreadConnections:
-    """One driver connection per thread (and per process), shared by the stores of one
-    :class:`SqlStores`, in autocommit mode.
+    """One pooled driver connection per thread (and per process), shared by the stores of one
+    :class:`SqlStores`; on PostgreSQL in autocommit mode.
 
     Sharing matters on SQLite beyond the connection count: a connection keeps its page cache
     across its own commits but must drop it whenever another connection has written, so with
@@ -189,9 +189,11 @@ class _ThreadConnections:
 
     Autocommit matters on PostgreSQL: every statement of the stores but one (a binding's
     insert-then-read) is atomic alone, and outside autocommit the driver wraps even a single
-    read in ``BEGIN`` … ``COMMIT``, three round trips instead of one. The connection is
-    detached from the engine's pool, so its mode never reaches a connection the pool hands
-    to other code. A driver without an ``autocommit`` switch keeps transactional mode.
+    read in ``BEGIN`` … ``COMMIT``, three round trips instead of one. The connection goes back
+    to the pool (when its thread ends, or after an error) in the mode it was lent in: a checkin
+    listener restores it, so code the pool serves next still opens transactions. SQLite keeps
+    the driver's transactional mode: autocommit saves ~5 µs there, and an in-memory database's
+    one pooled connection is shared with SQLAlchemy's own use in the same thread.
     """
 
     _live: weakref.WeakSet[_ThreadConnections] = weakref.WeakSet()
@@ -200,16 +202,19 @@ class _ThreadConnections:
         self.engine = engine
         self._local = threading.local()
         self._live.add(self)
+        if not event.contains(engine, "checkin", _restore_mode):
+            event.listen(engine, "checkin", _restore_mode)
 
     def get(self) -> tuple[Any, bool]:
         """This thread's connection and whether it is in autocommit mode."""
         local = self._local
         if getattr(local, "pid", None) != os.getpid() or local.conn is None:
-            if getattr(local, "conn", None) is not None:
-                _INHERITED.append(local.conn)  # forked without the at-fork hook running
+            if getattr(local, "conn", None) is not None:  # forked without the at-fork hook
+                _INHERITED.append(local.conn)
+                local.conn = None
+                self.engine.dispose(close=False)
             conn = self.engine.raw_connection()
-            conn.detach()
-            local.autocommit = _autocommit(conn.dbapi_connection)
+            local.autocommit = _autocommit(self.engine, conn)
             local.conn = conn
             local.pid = os.getpid()
         return local.conn, local.autocommit
@@ -220,7 +225,7 @@ class _ThreadConnections:
         self._local.conn = None
         if conn is not None:
             with contextlib.suppress(Exception):
-                conn.close()  # detached: closes the driver connection
+                conn.invalidate()
 
     @classmethod
     def _after_fork_in_child(cls) -> None:
@@ -236,18 +241,38 @@ class _ThreadConnections:
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_ThreadConnections._after_fork_in_child)
 
+# Where a connection lent in autocommit keeps the mode to give back (the pool record's info).
+_LENT_MODE = "twcert_autocommit_was"
+# Pools that give one thread (or every thread) the same connection each time: the stores'
+# connection is then also the one SQLAlchemy code in that thread gets, so its mode stays.
+_SHARING_POOLS = (SingletonThreadPool, StaticPool, AssertionPool)
 
-def _autocommit(driver: Any) -> bool:
-    """Put a fresh driver connection in autocommit mode; False if the driver has no switch."""
+
+def _autocommit(engine: Engine, conn: Any) -> bool:
+    """Switch a PostgreSQL connection just lent by the pool to autocommit; True if done."""
+    driver = conn.dbapi_connection
+    if (
+        engine.dialect.name != "postgresql"
+        or isinstance(engine.pool, _SHARING_POOLS)
+        or not hasattr(driver, "autocommit")  # psycopg, psycopg2 and pg8000 have it
+    ):
+        return False
     with contextlib.suppress(Exception):
         driver.rollback()  # a pre-ping may have opened a transaction; the switch needs none
-    if isinstance(driver, sqlite3.Connection):
-        driver.isolation_level = None
-        return True
-    if hasattr(driver, "autocommit"):  # psycopg, psycopg2, pg8000
-        driver.autocommit = True
-        return True
-    return False
+    conn.info[_LENT_MODE] = driver.autocommit
+    driver.autocommit = True
+    return True
+
+
+def _restore_mode(dbapi_connection: Any, record: Any) -> None:
+    """Pool checkin listener: give the pool back a connection in the mode it lent it."""
+    previous = record.info.pop(_LENT_MODE, None) if record is not None else None
+    if previous is None or dbapi_connection is None:
+        return
+    try:
+        dbapi_connection.autocommit = previous
+    except Exception as exc:  # not idle after the pool's reset: never lend it again
+        record.invalidate(exc)
 
 
 class _Base:

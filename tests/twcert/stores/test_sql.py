@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import sqlite3
 import threading
 import uuid
@@ -108,20 +109,65 @@ def _autocommit(driver: Any) -> bool:
     return bool(driver.autocommit)
 
 
-def test_hot_path_connections_autocommit_and_pooled_ones_do_not(stores: SqlStores) -> None:
+def _backend(dbapi_connection: Any) -> Any:
+    """The PostgreSQL server process behind a connection; on SQLite the connection itself."""
+    info = getattr(dbapi_connection, "info", None)
+    return info.backend_pid if info is not None else id(dbapi_connection)
+
+
+def test_on_postgresql_the_stores_read_in_autocommit_and_lend_it_back_transactional(
+    stores: SqlStores,
+) -> None:
+    postgres = stores.engine.dialect.name == "postgresql"
     stores.personnel.upsert([Person("wang.xm", "A123456789", "王小明", True, "A09000000E")])
-    assert stores.personnel.get("wang.xm") is not None
-    hot, autocommit = stores.personnel._connections.get()
-    # One round trip per single-statement read on PostgreSQL instead of BEGIN/SELECT/COMMIT.
-    assert autocommit and _autocommit(hot.dbapi_connection)
-    # The hot connection is detached from the pool: what the pool hands out (to upsert, purge
-    # and the host's own code) still opens transactions.
+    hot_backend: list[Any] = []
+
+    def work() -> None:
+        assert stores.personnel.get("wang.xm") is not None
+        hot, autocommit = stores.personnel._connections.get()
+        # PostgreSQL: one round trip per single-statement read instead of BEGIN/SELECT/COMMIT.
+        # SQLite keeps the driver's transactional mode.
+        assert autocommit is postgres and _autocommit(hot.dbapi_connection) is postgres
+        hot_backend.append(_backend(hot.dbapi_connection))
+        # Meanwhile what the pool lends other code (upsert, purge, the host's) opens transactions.
+        with stores.engine.connect() as conn:
+            assert not _autocommit(conn.connection.dbapi_connection)
+
+    _in_thread("worker", work)
+    gc.collect()
+    # The thread ended: its connection went back to the pool, in transactional mode again, and
+    # is lent out again rather than a new one opened per thread.
     with stores.engine.connect() as conn:
         assert not _autocommit(conn.connection.dbapi_connection)
-    stores.personnel._connections.discard()
-    assert stores.personnel.get("wang.xm") is not None
-    with stores.engine.connect() as conn:
-        assert not _autocommit(conn.connection.dbapi_connection)
+    backends = set()
+    for n in range(20):
+
+        def read() -> None:
+            assert stores.pin_counters.get("card") == 0
+            backends.add(_backend(stores.pin_counters._connections.get()[0].dbapi_connection))
+
+        _in_thread(f"short-lived-{n}", read)
+    assert len(backends) <= 2, backends
+
+
+def test_in_memory_sqlite_shares_its_one_connection(tmp_path: Path) -> None:
+    # The pool of an in-memory database gives every use in a thread the same connection (the
+    # database itself): the stores must neither take it away nor change its mode.
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import StaticPool
+
+    for made in (
+        SqlStores("sqlite://"),
+        SqlStores(
+            create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
+        ),
+    ):
+        made.personnel.upsert([Person("wang.xm", "A123456789", "王小明", True, "A09000000E")])
+        assert made.personnel.get("wang.xm") is not None
+        made.personnel.upsert([Person("lin.ym", "B223456789", "林雅美", True, "A09000000E")])
+        assert made.personnel.get("lin.ym") is not None
+        assert made.agencies.count() == 0
+        made.dispose()
 
 
 def test_several_statements_still_run_in_one_transaction(stores: SqlStores) -> None:
