@@ -203,8 +203,8 @@ class DgpaFeedReader:
                         done = root[:complete]
                         del root[:complete]
                         for element in done:
-                            if element.tag in _TOP_LEVEL:
-                                yield from self._top_level(element, seen)
+                            for found in _top_level_in(element):
+                                yield from self._top_level(found, seen)
                 if error is not None:
                     raise error
                 if final:
@@ -247,6 +247,16 @@ class DgpaFeedReader:
             return FeedProblem(self.rows, exc.reason, exc.code, work_id, exc.field)
         seen.add(work_id)
         return vacancy
+
+
+def _top_level_in(element: ET.Element) -> Iterator[ET.Element]:
+    """``element`` if it is a row or the announce date, else those it wraps (as the feed's
+    rows were read before: a wrapper such as ``<DATA>`` around them must not hide them)."""
+    if element.tag in _TOP_LEVEL:
+        yield element
+        return
+    for child in element:
+        yield from _top_level_in(child)
 
 
 def _drop_events(parser: ET.XMLPullParser[ET.Element]) -> BaseException | None:

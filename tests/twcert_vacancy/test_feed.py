@@ -554,3 +554,17 @@ def test_rows_before_a_parse_error_are_read_then_it_is_raised(
     with pytest.raises(FeedMalformedError):
         read_all()
     assert read == [f"11403{n:05d}" for n in range(3)]
+
+
+def test_rows_inside_a_wrapper_element_are_still_read() -> None:
+    document = (
+        "<ROOT><ANNOUNCE_DATE>1140301</ANNOUNCE_DATE><DATA>"
+        + _good(1)
+        + _good(2)
+        + "</DATA>"
+        + _good(3)
+        + "</ROOT>"
+    ).encode()
+    snapshot = read_dgpa_xml(document)
+    assert [v.work_id for v in snapshot.vacancies] == ["1140300001", "1140300002", "1140300003"]
+    assert not snapshot.problems
