@@ -252,11 +252,14 @@ class DgpaFeedReader:
 def _top_level_in(element: ET.Element) -> Iterator[ET.Element]:
     """``element`` if it is a row or the announce date, else those it wraps (as the feed's
     rows were read before: a wrapper such as ``<DATA>`` around them must not hide them)."""
-    if element.tag in _TOP_LEVEL:
-        yield element
-        return
-    for child in element:
-        yield from _top_level_in(child)
+    # A stack, not recursion: a hostile feed may nest elements thousands deep.
+    stack = [element]
+    while stack:
+        current = stack.pop()
+        if current.tag in _TOP_LEVEL:
+            yield current
+        else:
+            stack.extend(reversed(current))
 
 
 def _drop_events(parser: ET.XMLPullParser[ET.Element]) -> BaseException | None:

@@ -568,3 +568,17 @@ def test_rows_inside_a_wrapper_element_are_still_read() -> None:
     snapshot = read_dgpa_xml(document)
     assert [v.work_id for v in snapshot.vacancies] == ["1140300001", "1140300002", "1140300003"]
     assert not snapshot.problems
+
+
+def test_deeply_nested_elements_are_no_crash() -> None:
+    depth = 20_000  # far past Python's recursion limit
+    document = (
+        "<ROOT><ANNOUNCE_DATE>1140301</ANNOUNCE_DATE>"
+        + "<A>" * depth
+        + _good(1)
+        + "</A>" * depth
+        + _good(2)
+        + "</ROOT>"
+    ).encode()
+    snapshot = read_dgpa_xml(document)
+    assert [v.work_id for v in snapshot.vacancies] == ["1140300001", "1140300002"]
