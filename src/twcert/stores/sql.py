@@ -210,9 +210,7 @@ class _ThreadConnections:
         local = self._local
         if getattr(local, "pid", None) != os.getpid() or local.conn is None:
             if getattr(local, "conn", None) is not None:  # forked without the at-fork hook
-                _INHERITED.append(local.conn)
-                local.conn = None
-                self.engine.dispose(close=False)
+                self._leave_the_parent_s()
             conn = self.engine.raw_connection()
             local.autocommit = _autocommit(self.engine, conn)
             local.conn = conn
@@ -227,15 +225,19 @@ class _ThreadConnections:
             with contextlib.suppress(Exception):
                 conn.invalidate()
 
+    def _leave_the_parent_s(self) -> None:
+        """In a forked child: set the parent's connection aside and start a new pool."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            _INHERITED.append(conn)
+            self._local.conn = None
+        # SQLAlchemy's advice for a forked child: a new pool, the parent's left unclosed.
+        self.engine.dispose(close=False)
+
     @classmethod
     def _after_fork_in_child(cls) -> None:
         for connections in list(cls._live):
-            conn = getattr(connections._local, "conn", None)
-            if conn is not None:
-                _INHERITED.append(conn)
-                connections._local.conn = None
-            # SQLAlchemy's advice for a forked child: a new pool, the parent's left unclosed.
-            connections.engine.dispose(close=False)
+            connections._leave_the_parent_s()
 
 
 if hasattr(os, "register_at_fork"):
