@@ -20,12 +20,15 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Connection, Engine
+
+from twcert.stores.sqlsetup import create_tables, enable_sqlite_wal
 
 from ._sqlrows import (
     FLAG_FIELDS as _FLAG_FIELDS,
@@ -187,9 +190,9 @@ def _sqlite_setup(engine: Engine, mmap_bytes: int) -> None:
         # Pages read through a memory map instead of copied into the cache: a bulk import spent
         # about a fifth less CPU (benchmarks/vacancy_import.py). 0 turns it off.
         cursor.execute(f"PRAGMA mmap_size = {int(mmap_bytes)}")
-        with contextlib.suppress(Exception):  # read-only media: stay in the default journal mode
-            cursor.execute("PRAGMA journal_mode = WAL")
         cursor.close()
+        with contextlib.suppress(sqlite3.Error):  # read-only media: stay in the default journal mode
+            enable_sqlite_wal(dbapi_connection)
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
@@ -239,7 +242,7 @@ class SqlVacancyRepository:
         self._by_ids = sa.select(v).where(v.c.work_id.in_(sa.bindparam("ids", expanding=True)))
         if create:
             with self._storage_errors():
-                self.metadata.create_all(self._writer)
+                create_tables(self._writer, self.metadata)
 
     # ------------------------------------------------------------------ plumbing
 

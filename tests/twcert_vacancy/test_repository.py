@@ -41,7 +41,7 @@ from twcert_vacancy.errors import (
 from twcert_vacancy.repository import OnlineQuery
 
 from .conftest import AGENCY, OTHER_AGENCY, make_vacancy
-from .workers import increment_headcount
+from .workers import increment_headcount, open_repository
 
 UTC = dt.UTC
 AT = dt.datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
@@ -409,6 +409,29 @@ def test_concurrent_processes_sqlite(tmp_path: Path) -> None:
 
 def test_concurrent_processes_postgresql(pg_schema: tuple[str, str]) -> None:
     _process_race(*pg_schema)
+
+
+def _open_together(url: str, schema: str | None, workers: int = 8) -> list[str]:
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(workers, timeout=60), ctx.Queue()
+    processes = [
+        ctx.Process(target=open_repository, args=(url, schema, barrier, results)) for _ in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    try:
+        return [results.get(timeout=90) for _ in processes]
+    finally:
+        for process in processes:
+            process.join(10)
+
+
+def test_workers_opening_a_fresh_sqlite_file_together_all_come_up(tmp_path: Path) -> None:
+    assert _open_together(f"sqlite:///{tmp_path / 'fresh.sqlite3'}", None) == ["ok"] * 8
+
+
+def test_workers_opening_a_fresh_postgresql_schema_together_all_come_up(pg_schema: tuple[str, str]) -> None:
+    assert _open_together(*pg_schema) == ["ok"] * 8
 
 
 # --------------------------------------------------------------------------- SQL specifics

@@ -34,3 +34,13 @@ def increment_headcount(url: str, schema: str | None, work_id: str, agency: str,
     finally:
         repository.close()
     return conflicts
+
+
+def open_repository(url: str, schema: str | None, barrier: object, results: object) -> None:
+    """Open (and so create) the repository as soon as every worker is ready; report the outcome."""
+    barrier.wait()  # type: ignore[attr-defined]
+    try:
+        SqlVacancyRepository(url, schema=schema).close()
+        results.put("ok")  # type: ignore[attr-defined]
+    except BaseException as error:  # reported to the test, which names it
+        results.put(f"{type(error).__name__}: {error}"[:300])  # type: ignore[attr-defined]

@@ -51,6 +51,7 @@ from ..challenge import Challenge, ConsumeResult
 from ..errors import BackendUnavailableError
 from ..idnumber import normalize
 from ..personnel import Person
+from .sqlsetup import create_tables, enable_sqlite_wal
 
 __all__ = [
     "DEFAULT_SQLITE_URL",
@@ -86,11 +87,11 @@ def make_engine(url: str) -> Engine:
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.execute("PRAGMA journal_mode=WAL")
             # NORMAL: durable across application crashes; a power loss may lose the last
             # commits, which for nonces and counters only errs towards refusing a login.
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
+            enable_sqlite_wal(dbapi_connection)
 
         return engine
     return create_engine(url, pool_pre_ping=True)
@@ -600,22 +601,10 @@ class SqlStores:
         self.agencies = SqlAgencyDirectory(self.engine, tables["agencies"], connections)
 
     def _create(self, schema: str | None) -> None:
-        # Several workers may start at once: a CREATE that loses the race to another worker
-        # fails with "already exists", and the retry then finds every table in place.
-        for attempt in range(3):
-            try:
-                if schema is not None and self.engine.dialect.name == "postgresql":
-                    from sqlalchemy.schema import CreateSchema
-
-                    with self.engine.begin() as conn:
-                        conn.execute(CreateSchema(schema, if_not_exists=True))
-                self.metadata.create_all(self.engine)
-                return
-            except SQLAlchemyError as exc:
-                if attempt == 2:
-                    raise BackendUnavailableError(
-                        f"database: {type(exc).__name__}: {str(exc)[:200]}"
-                    ) from exc
+        try:
+            create_tables(self.engine, self.metadata, schema=schema)
+        except SQLAlchemyError as exc:
+            raise BackendUnavailableError(f"database: {type(exc).__name__}: {str(exc)[:200]}") from exc
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import multiprocessing
 import sqlite3
 import threading
 import uuid
@@ -236,3 +237,43 @@ def test_a_forked_worker_neither_shares_nor_closes_the_parent_s_connections(stor
     _a_login_s_statements(stores, "card-parent")
     with stores.engine.connect() as conn:
         assert backend(conn.connection.dbapi_connection) == pooled
+
+
+# ------------------------------------------------------------------ workers starting together
+
+
+def _start_stores(url: str, schema: str, barrier: Any, results: Any) -> None:
+    barrier.wait()
+    try:
+        SqlStores(url, schema=schema or None).dispose()
+        results.put("ok")
+    except BaseException as exc:  # reported to the test, which names it
+        results.put(f"{type(exc).__name__}: {exc}"[:300])
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_workers_starting_together_on_a_fresh_database_all_find_their_tables(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # Eight workers of a freshly deployed app open the stores on an empty database at once:
+    # each must come up, none may fail on the others' CREATE TABLE.
+    if backend == "sqlite":
+        url, schema = f"sqlite:///{tmp_path / 'fresh.db'}", ""
+    else:
+        url, schema = request.getfixturevalue("postgres_url"), f"twcert_fresh_{uuid.uuid4().hex[:10]}"
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(8, timeout=60), ctx.Queue()
+    workers = [ctx.Process(target=_start_stores, args=(url, schema, barrier, results)) for _ in range(8)]
+    for worker in workers:
+        worker.start()
+    try:
+        outcomes = [results.get(timeout=90) for _ in workers]
+    finally:
+        for worker in workers:
+            worker.join(10)
+        if schema:
+            made = SqlStores(url, schema=schema)
+            with made.engine.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            made.dispose()
+    assert outcomes == ["ok"] * 8
