@@ -112,7 +112,11 @@ class DemoServer:
 
     def _write_run_file(self) -> None:
         info = {"url": self.url, "agent_url": self.agent_url, "pid": os.getpid(), "framework": self.framework}
-        (self.directory / "run.json").write_text(json.dumps(info) + "\n", encoding="utf-8")
+        # Written whole, then renamed: whoever waits for run.json never reads it half written.
+        final = self.directory / "run.json"
+        partial = final.with_name(f".run.json.{os.getpid()}")
+        partial.write_text(json.dumps(info) + "\n", encoding="utf-8")
+        os.replace(partial, final)
 
     def stop(self) -> None:
         """Stop serving, stop the agent; safe to call twice."""
