@@ -8,6 +8,7 @@ import socket
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.services import unavailable
 from twcert.testing import FakeGPKI, KeyPool
@@ -16,6 +17,17 @@ from twcert.testing.fixtures import FixtureSet
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures" / "gpki"
 REAL_CA = REPO / "src" / "twcert" / "anchors"
+
+# Property tests judge correctness, never speed (timings go in benchmarks/): no deadline and no
+# "too slow" health check, which a busy machine would fail. Under CI, like Hypothesis's own CI
+# profile, the examples are derived from each test so that a run is repeatable.
+settings.register_profile("twcert", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(
+    "twcert-ci", settings.get_profile("twcert"), derandomize=True, database=None, print_blob=True
+)
+settings.load_profile(
+    os.environ.get("TWCERT_HYPOTHESIS_PROFILE") or ("twcert-ci" if os.environ.get("CI") else "twcert")
+)
 
 
 def require_service(name: str, host: str, port: int) -> None:

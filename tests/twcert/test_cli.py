@@ -64,7 +64,10 @@ def test_bad_files_give_one_line_each_and_exit_2(
 
 def test_console_script_runs() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "twcert.cli", "inspect", "--bundled"], capture_output=True, text=True
+        [sys.executable, "-m", "twcert.cli", "inspect", "--bundled"],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0 and "MOICA" in result.stdout
     assert "Traceback" not in result.stderr

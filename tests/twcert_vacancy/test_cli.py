@@ -153,6 +153,7 @@ def test_export_formats(capsys: pytest.CaptureFixture[str], feed: Path, db: str,
         ],
         capture_output=True,
         check=True,
+        timeout=120,
     )
     document = json.loads(proc.stdout)
     assert len(document["@graph"]) == 2 and b"hr@moda.gov.tw" not in proc.stdout
@@ -172,6 +173,7 @@ def test_export_formats(capsys: pytest.CaptureFixture[str], feed: Path, db: str,
         ],
         capture_output=True,
         check=True,
+        timeout=120,
     )
     assert (
         proc.stdout.startswith(b"<?xml")

@@ -70,7 +70,11 @@ def _pcsc_readers() -> list[tuple[str, bool]] | None:
         hresult, states = scard.SCardGetStatusChange(
             context, 0, [(n, scard.SCARD_STATE_UNAWARE) for n in names]
         )
-        return [(name, bool(state & scard.SCARD_STATE_PRESENT)) for name, state, _ in states]
+        # As the library judges it: a card shown but still mute (no ATR yet) is not ready.
+        return [
+            (name, bool(state & scard.SCARD_STATE_PRESENT) and not state & scard.SCARD_STATE_MUTE)
+            for name, state, _ in states
+        ]
     finally:
         scard.SCardReleaseContext(context)
 
@@ -100,13 +104,14 @@ def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pcscd]:
             process = subprocess.Popen(
                 [binary, "--foreground", "--info"], stdout=out, stderr=subprocess.STDOUT
             )
-        if not wait_until(lambda: process.poll() is not None or _pcsc_readers() is not None, 10):
+        # 30 s: generous for a slow CI machine; a healthy start takes well under a second.
+        if not wait_until(lambda: process.poll() is not None or _pcsc_readers() is not None, 30):
             _stop(process)
             unavailable(f"pcscd did not start: {log.read_text(errors='replace')[-2000:]}")
         if process.poll() is not None:
             unavailable(f"pcscd exited ({process.returncode}): {log.read_text(errors='replace')[-2000:]}")
     try:
-        if not wait_until(lambda: any(n.startswith(reader_prefix) for n, _ in _pcsc_readers() or []), 10):
+        if not wait_until(lambda: any(n.startswith(reader_prefix) for n, _ in _pcsc_readers() or []), 30):
             unavailable(f"pcscd has no {reader_prefix!r} reader: is vsmartcard-vpcd installed?")
         reader = next(n for n, _ in _pcsc_readers() or [] if n.startswith(reader_prefix))
         yield Pcscd(reader, VPCD_BASE_PORT + index, process is not None)
@@ -163,7 +168,7 @@ class VirtualCard:
         log = open(self._log_dir / "vicc.log", "ab")  # noqa: SIM115 - closed with the process
         self._process = subprocess.Popen(self._command, env=self._env, stdout=log, stderr=log)
         log.close()
-        if not wait_until(lambda: self.present() or self._process.poll() is not None, 10):  # type: ignore[union-attr]
+        if not wait_until(lambda: self.present() or self._process.poll() is not None, 30):  # type: ignore[union-attr]
             self.remove()
             pytest.fail("the virtual card did not appear in the reader")
         if not self.present():
@@ -195,7 +200,9 @@ class VirtualCard:
         if self._process is not None:
             _stop(self._process)
             self._process = None
-        wait_until(lambda: not self.present(), 10)
+        # A card still shown would make the next insert() return at once, with the old card.
+        if not wait_until(lambda: not self.present(), 30):
+            pytest.fail("the virtual card was not removed from the reader")
 
 
 @pytest.fixture

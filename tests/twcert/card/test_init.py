@@ -17,7 +17,9 @@ def test_exports_exist() -> None:
 
 def test_importing_the_package_needs_no_hardware_library() -> None:
     code = "import sys; import twcert.card, twcert.card.cli; print(sorted(m for m in ('pkcs11', 'smartcard') if m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    ).stdout
     assert out.strip() == "[]"
 
 

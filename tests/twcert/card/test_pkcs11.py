@@ -159,6 +159,7 @@ def test_cms_signature_verifies_with_card_serial_and_nonce(
         [openssl, "cms", "-verify", "-noverify", "-inform", "DER", "-in", str(tmp_path / "sig.der")],
         capture_output=True,
         check=False,
+        timeout=120,
     )
     assert out.returncode == 0, out.stderr.decode()
     assert out.stdout == tbs
@@ -168,6 +169,7 @@ def test_cms_signature_verifies_with_card_serial_and_nonce(
         capture_output=True,
         check=True,
         text=True,
+        timeout=120,
     ).stdout
     assert listed.count("BEGIN CERTIFICATE") == 3
 

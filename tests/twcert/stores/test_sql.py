@@ -5,8 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import multiprocessing
+import os
+import signal
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -195,7 +198,6 @@ def test_a_forked_worker_neither_shares_nor_closes_the_parent_s_connections(stor
     # gunicorn --preload forks workers after the app (and its stores) were set up.
     import gc
     import json
-    import os
 
     def backend(dbapi_connection: Any) -> int | None:
         """The PostgreSQL server process behind a connection (None on SQLite)."""
@@ -225,7 +227,7 @@ def test_a_forked_worker_neither_shares_nor_closes_the_parent_s_connections(stor
         finally:
             os._exit(code)
     os.close(writing)
-    _, status = os.waitpid(pid, 0)
+    status = _wait_for(pid, seconds=120)
     assert os.waitstatus_to_exitcode(status) == 0
     with os.fdopen(reading) as pipe:
         child_backends = json.loads(pipe.read())
@@ -237,6 +239,19 @@ def test_a_forked_worker_neither_shares_nor_closes_the_parent_s_connections(stor
     _a_login_s_statements(stores, "card-parent")
     with stores.engine.connect() as conn:
         assert backend(conn.connection.dbapi_connection) == pooled
+
+
+def _wait_for(pid: int, seconds: float) -> int:
+    """The child's wait status; kill it and fail if it hangs."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    pytest.fail(f"the forked child did not finish in {seconds} s")
 
 
 # ------------------------------------------------------------------ workers starting together
