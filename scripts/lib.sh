@@ -66,11 +66,13 @@ ensure_venv() {  # ensure_venv EXTRAS
     log "creating virtualenv $VENV"
     "$PY" -m venv "$VENV"
   fi
-  stamp="$VENV/.twcert-$(cat "$ROOT/pyproject.toml" | sha256sum | cut -c1-16)-$extras"
+  # constraints.txt: the versions the tests last passed with, so a new release elsewhere
+  # cannot change what CI runs.
+  stamp="$VENV/.twcert-$(cat "$ROOT/pyproject.toml" "$ROOT/constraints.txt" | sha256sum | cut -c1-16)-$extras"
   if [ ! -f "$stamp" ]; then
     log "installing twcert[$extras] into $VENV"
-    "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
-    "$VENV/bin/python" -m pip install -q -e "$ROOT[$extras]"
+    "$VENV/bin/python" -m pip install -q --upgrade pip -c "$ROOT/constraints.txt" >/dev/null
+    "$VENV/bin/python" -m pip install -q -c "$ROOT/constraints.txt" -e "$ROOT[$extras]"
     touch "$stamp"
   fi
 }
