@@ -11,7 +11,7 @@ import datetime as dt
 import multiprocessing
 import secrets
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,8 @@ from twcert.errors import ChallengeExpiredError, ChallengeReplayedError, Challen
 from twcert.personnel import MemoryPersonnelDirectory, Person
 from twcert.stores.memory import MemoryNonceStore, MemoryPinCounterStore
 from twcert.stores.sql import SqlStores
+
+from .races import race as _race
 
 NOW = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)
 
@@ -123,25 +125,6 @@ def _race_consume(spec: tuple[str, str, str], challenge_id: str, barrier: Any, r
     store = _make(spec, "nonces")
     barrier.wait()
     results.put(store.consume(challenge_id, NOW).state)
-
-
-def _race(target: Callable[..., None], args: tuple[Any, ...], n: int = 8) -> list[Any]:
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Barrier(n, timeout=60)
-    results = ctx.Queue()
-    # daemon: a worker that fails must not keep the test run waiting at exit.
-    workers = [ctx.Process(target=target, args=(*args, barrier, results), daemon=True) for _ in range(n)]
-    for w in workers:
-        w.start()
-    try:
-        out = [results.get(timeout=90) for _ in workers]
-    finally:
-        for w in workers:
-            w.join(10)
-            if w.is_alive():
-                w.kill()
-    assert all(w.exitcode == 0 for w in workers)
-    return out
 
 
 def test_nonce_race_has_exactly_one_winner(shared_spec: tuple[str, str, str]) -> None:

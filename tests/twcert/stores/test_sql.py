@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
-import multiprocessing
 import os
 import signal
 import sqlite3
@@ -23,6 +22,8 @@ from twcert.challenge import issue_challenge
 from twcert.errors import BackendUnavailableError
 from twcert.personnel import Person
 from twcert.stores.sql import SqlStores
+
+from .races import race
 
 NOW = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)
 
@@ -276,16 +277,9 @@ def test_workers_starting_together_on_a_fresh_database_all_find_their_tables(
         url, schema = f"sqlite:///{tmp_path / 'fresh.db'}", ""
     else:
         url, schema = request.getfixturevalue("postgres_url"), f"twcert_fresh_{uuid.uuid4().hex[:10]}"
-    ctx = multiprocessing.get_context("spawn")
-    barrier, results = ctx.Barrier(8, timeout=60), ctx.Queue()
-    workers = [ctx.Process(target=_start_stores, args=(url, schema, barrier, results)) for _ in range(8)]
-    for worker in workers:
-        worker.start()
     try:
-        outcomes = [results.get(timeout=90) for _ in workers]
+        outcomes = race(_start_stores, (url, schema))
     finally:
-        for worker in workers:
-            worker.join(10)
         if schema:
             made = SqlStores(url, schema=schema)
             with made.engine.begin() as conn:
