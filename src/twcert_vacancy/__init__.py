@@ -38,6 +38,7 @@ from .regions import work_place as work_place
 from .registration import register_vacancy as register_vacancy
 from .repository import ImportReport as ImportReport
 from .repository import MemoryVacancyRepository as MemoryVacancyRepository
+from .repository import OnlineQuery as OnlineQuery
 from .repository import Page as Page
 from .repository import VacancyRepository as VacancyRepository
 from .rocdate import RocDate as RocDate
@@ -63,6 +64,7 @@ __all__ = [
     "HolidayCalendar",
     "ImportReport",
     "MemoryVacancyRepository",
+    "OnlineQuery",
     "Page",
     "PastStart",
     "PeriodPolicy",

@@ -7,6 +7,7 @@ shows a traceback for anything a user can type.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import sys
@@ -20,7 +21,7 @@ from .feed import write_dgpa_xml
 from .feedimport import PARALLEL_FROM_BYTES, import_feed
 from .model import TAIPEI, Actor, Vacancy, taipei_date
 from .publish import atom_feed, job_postings_jsonld
-from .repository import MAX_PER_PAGE, SORTS
+from .repository import MAX_PER_PAGE, SORTS, OnlineQuery
 from .rocdate import RocDate, parse_roc_or_iso
 from .sqlstore import DEFAULT_URL, SqlVacancyRepository
 
@@ -91,14 +92,16 @@ def _cmd_import(args: argparse.Namespace) -> int:
     return EXIT_BAD_INPUT if done.problems else EXIT_OK
 
 
-def _filters(args: argparse.Namespace) -> dict[str, Any]:
-    return {
-        "county": args.county,
-        "person_kind": args.kind,
-        "agency_code": args.agency,
-        "keyword": args.keyword,
-        "type_": args.type,
-    }
+def _query(args: argparse.Namespace, day: dt.date, **paging: Any) -> OnlineQuery:
+    return OnlineQuery.parse(
+        day,
+        county=args.county,
+        person_kind=args.kind,
+        agency_code=args.agency,
+        keyword=args.keyword,
+        rank_classes=args.type,
+        **paging,
+    )
 
 
 def _summary(vacancy: Vacancy) -> dict[str, Any]:
@@ -145,7 +148,7 @@ def _cmd_online(args: argparse.Namespace) -> int:
         repository = _repository(args)
         try:
             page = repository.online(
-                day, **_filters(args), sort=args.sort, page=args.page, per_page=args.per_page
+                _query(args, day, sort=args.sort, page=args.page, per_page=args.per_page)
             )
         finally:
             repository.close()
@@ -168,15 +171,14 @@ def _cmd_online(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _all_online(repository: SqlVacancyRepository, day: dt.date, filters: dict[str, Any]) -> list[Vacancy]:
+def _all_online(repository: SqlVacancyRepository, query: OnlineQuery) -> list[Vacancy]:
     found: list[Vacancy] = []
-    page = 1
     while True:
-        result = repository.online(day, **filters, page=page, per_page=MAX_PER_PAGE)
+        result = repository.online(query)
         found.extend(result.items)
-        if page >= result.pages:
+        if query.page >= result.pages:
             return found
-        page += 1
+        query = dataclasses.replace(query, page=query.page + 1)
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -184,7 +186,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     try:
         repository = _repository(args)
         try:
-            vacancies = _all_online(repository, day, _filters(args))
+            vacancies = _all_online(repository, _query(args, day, per_page=MAX_PER_PAGE))
         finally:
             repository.close()
     except TwcertError as exc:

@@ -29,6 +29,7 @@ __all__ = [
     "VacancyActor",
     "VacancyStatus",
     "ValidityPeriod",
+    "aware",
     "taipei_date",
 ]
 
@@ -292,7 +293,7 @@ class Vacancy:
     def status(self, at: dt.datetime | dt.date) -> VacancyStatus:
         """Scheduled, published or expired by the Taipei date at ``at``; withdrawn once withdrawn."""
         if self.withdrawn_at is not None and (
-            not isinstance(at, dt.datetime) or self.withdrawn_at <= _aware(at)
+            not isinstance(at, dt.datetime) or self.withdrawn_at <= aware(at)
         ):
             return VacancyStatus.WITHDRAWN
         day = taipei_date(at)
@@ -314,7 +315,8 @@ class Vacancy:
         return tuple(place.dgpa_code for place in self.work_places)
 
 
-def _aware(at: dt.datetime) -> dt.datetime:
+def aware(at: dt.datetime) -> dt.datetime:
+    """``at`` with a time zone: a naive datetime is read as Taipei wall-clock time."""
     return at if at.tzinfo else at.replace(tzinfo=TAIPEI)
 
 

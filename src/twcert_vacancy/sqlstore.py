@@ -47,23 +47,8 @@ from ._sqlrows import (
     TEXT_FIELDS as _TEXT_FIELDS,
 )
 from .audit import changes_between, logger
-from .errors import VacancyExistsError, VacancyNotFoundError, VacancyStorageError
-from .model import (
-    AuditRecord,
-    Vacancy,
-    VacancyActor,
-    taipei_date,
-)
-from .repository import (
-    CountyFilter,
-    ImportReport,
-    KindFilter,
-    OnlineQuery,
-    Page,
-    TypeFilter,
+from .changes import (
     UpdateCheck,
-    VacancyRepository,
-    aware,
     check_may_add,
     check_may_add_agency,
     created_record,
@@ -72,6 +57,9 @@ from .repository import (
     prepare_withdraw,
     withdrawn_record,
 )
+from .errors import VacancyExistsError, VacancyNotFoundError, VacancyStorageError
+from .model import AuditRecord, Vacancy, VacancyActor, aware, taipei_date
+from .repository import ImportReport, OnlineQuery, Page, VacancyRepository
 
 __all__ = ["DEFAULT_SQLITE_MMAP_BYTES", "DEFAULT_URL", "SqlVacancyRepository"]
 
@@ -611,30 +599,7 @@ class SqlVacancyRepository:
             )
         return [self._vacancy(row) for row in rows]
 
-    def online(
-        self,
-        at: dt.datetime | dt.date,
-        *,
-        county: CountyFilter | None = None,
-        person_kind: KindFilter | None = None,
-        agency_code: str | None = None,
-        keyword: str | None = None,
-        type_: TypeFilter | None = None,
-        sort: str = "date_from_desc",
-        page: int = 1,
-        per_page: int = 15,
-    ) -> Page:
-        query = OnlineQuery.build(
-            at,
-            county=county,
-            person_kind=person_kind,
-            agency_code=agency_code,
-            keyword=keyword,
-            type_=type_,
-            sort=sort,
-            page=page,
-            per_page=per_page,
-        )
+    def online(self, query: OnlineQuery) -> Page:
         with self._read() as connection:
             longest = connection.execute(sa.select(sa.func.max(self.vacancies.c.span_days))).scalar()
             if longest is None:
@@ -676,7 +641,7 @@ class SqlVacancyRepository:
             conditions.append(c.dgpa_code == query.county.dgpa_code)
         if query.person_kind is not None:
             conditions.append(c.person_kind == query.person_kind.value)
-        needs_vacancy = query.agency_code is not None or query.keyword is not None or bool(query.types)
+        needs_vacancy = query.agency_code is not None or query.keyword is not None or bool(query.rank_classes)
         if needs_vacancy and source is not v:
             conditions.append(v.c.work_id == c.work_id)
         if query.agency_code is not None:
@@ -688,8 +653,10 @@ class SqlVacancyRepository:
                     v.c.agency_name.icontains(query.keyword, autoescape=True),
                 )
             )
-        if query.types:
-            conditions.append(sa.or_(*(v.c.rank_classes.contains(f",{t.value},") for t in query.types)))
+        if query.rank_classes:
+            conditions.append(
+                sa.or_(*(v.c.rank_classes.contains(f",{t.value},") for t in query.rank_classes))
+            )
         column = c.date_from if query.sort.startswith("date_from") else c.date_to
         order = (
             (column.desc(), c.work_id.desc())

@@ -16,6 +16,7 @@ from twcert_vacancy import (
     Actor,
     ImportReport,
     MemoryVacancyRepository,
+    OnlineQuery,
     RocDate,
     SqlVacancyRepository,
     Vacancy,
@@ -47,7 +48,9 @@ MIXED = _feed([_good(n) for n in range(1, 40)] + [_good(40, DATE_TO="1149999"), 
 
 
 def _contents(repository: Any) -> list[Vacancy]:
-    return sorted(repository.online(dt.date(2025, 3, 5), per_page=100).items, key=lambda v: v.work_id)
+    return sorted(
+        repository.online(OnlineQuery(dt.date(2025, 3, 5), per_page=100)).items, key=lambda v: v.work_id
+    )
 
 
 def _sql(url: str, schema: str | None = None) -> SqlVacancyRepository:
