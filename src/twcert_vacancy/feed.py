@@ -161,13 +161,15 @@ class DgpaFeedReader:
     """Iterate over a feed file, yielding a :class:`Vacancy` or a :class:`FeedProblem` per row.
 
     :attr:`announce_date` is set once ``<ANNOUNCE_DATE>`` has been read. Rows are read lazily:
-    this is what an importer uses to keep memory flat.
+    this is what an importer uses to keep memory flat. :attr:`rows` and :attr:`bytes_read` say
+    how far it has got (for a progress display).
     """
 
     def __init__(self, source: FeedSource) -> None:
         self._source = source
         self.announce_date: RocDate | None = None
         self.rows = 0
+        self.bytes_read = 0
 
     def __iter__(self) -> Iterator[Vacancy | FeedProblem]:
         with _open(self._source) as stream:
@@ -185,6 +187,7 @@ class DgpaFeedReader:
         try:
             while True:
                 chunk = stream.read(_CHUNK)
+                self.bytes_read += len(chunk)
                 final = not chunk
                 error: BaseException | None = None
                 if final:
