@@ -21,12 +21,12 @@ from .trust import TrustStore
 
 __all__ = ["main"]
 
-# module path, extra that provides its dependencies
-_PLUGINS: tuple[tuple[str, str], ...] = (
-    ("twcert.validation_cli", ""),
-    ("twcert.card.cli", "pkcs11,pcsc"),
-    ("twcert_vacancy.cli", "vacancy"),
-    ("twcert.demo.cli", "flask,django"),
+# module path, extra that provides its dependencies, the commands it registers
+_PLUGINS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("twcert.validation_cli", "", ()),
+    ("twcert.card.cli", "pkcs11,pcsc", ("card", "agent")),
+    ("twcert_vacancy.cli", "vacancy", ("vacancy",)),
+    ("twcert.demo.cli", "flask,django", ("demo",)),
 )
 
 EXIT_OK = 0
@@ -192,7 +192,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, list[str]]:
     inspect.add_argument("--pki", help="a fixture PKI directory (labels its CA generations)")
     inspect.set_defaults(handler=_cmd_inspect)
     missing: list[str] = []
-    for module_name, extra in _PLUGINS:
+    for module_name, extra, commands in _PLUGINS:
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
@@ -201,10 +201,29 @@ def build_parser() -> tuple[argparse.ArgumentParser, list[str]]:
             missing.append(
                 f"{module_name.rsplit('.', 1)[0]}: pip install 'twcert[{extra}]' ({exc.name} missing)"
             )
+            for command in commands:
+                _unavailable(sub, command, str(exc.name), extra)
             continue
         register: Callable[[Any], None] = module.register
         register(sub)
     return parser, missing
+
+
+def _unavailable(sub: Any, command: str, module: str, extra: str) -> None:
+    """``command`` whose dependencies are missing: it takes any arguments and names the extra
+    (rather than argparse's "invalid choice", which reads as if the command did not exist)."""
+    # A prefix character no argument starts with: every argument, options too, is taken as is.
+    stub = sub.add_parser(command, help=f"(needs: pip install 'twcert[{extra}]')", prefix_chars="\0")
+    stub.add_argument("arguments", nargs="*")
+
+    def handler(_args: argparse.Namespace) -> int:
+        print(
+            f"twcert {command}: {module} is not installed; install it with: pip install 'twcert[{extra}]'",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
+
+    stub.set_defaults(handler=handler)
 
 
 def _version() -> str:

@@ -3,9 +3,16 @@
 Vacancies and their value types (:mod:`.model`, :mod:`.regions`, :mod:`.rocdate`), the
 registration rules and the 行政程序法 §48 window (:mod:`.rules`, :mod:`.holidays`), repositories
 (memory and SQL), the DGPA open-data feed (:mod:`.feed`) and JSON-LD / Atom publishing.
+
+Everything but the SQL repository works without SQLAlchemy: :class:`SqlVacancyRepository` is
+imported on first use, and raises :class:`~twcert_vacancy.errors.VacancyExtraMissingError` (an
+``ImportError``) naming the extra to install when SQLAlchemy is missing.
 """
 
 from __future__ import annotations
+
+import importlib as _importlib
+import typing as _typing
 
 from . import errors as errors
 from .feed import DgpaFeedReader as DgpaFeedReader
@@ -47,7 +54,9 @@ from .rules import PastStart as PastStart
 from .rules import PeriodPolicy as PeriodPolicy
 from .rules import VacancyRules as VacancyRules
 from .rules import earliest_end as earliest_end
-from .sqlstore import SqlVacancyRepository as SqlVacancyRepository
+
+if _typing.TYPE_CHECKING:
+    from .sqlstore import SqlVacancyRepository as SqlVacancyRepository
 
 __all__ = [
     "TAIPEI",
@@ -92,3 +101,28 @@ __all__ = [
     "work_place",
     "write_dgpa_xml",
 ]
+
+# Exports whose module needs an optional dependency: name -> (module, package, extra).
+_LAZY: _typing.Final = {"SqlVacancyRepository": (".sqlstore", "sqlalchemy", "vacancy")}
+
+
+def __getattr__(name: str) -> object:
+    found = _LAZY.get(name)
+    if found is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module_name, package, extra = found
+    try:
+        module = _importlib.import_module(module_name, __name__)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or exc.name.partition(".")[0] != package:
+            raise
+        raise errors.VacancyExtraMissingError(
+            f"{name} needs {exc.name}", module="SQLAlchemy", extra=extra
+        ) from exc
+    value = getattr(module, name)
+    globals()[name] = value  # later lookups are plain attribute reads
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
