@@ -16,6 +16,7 @@ carry ``field`` (the form label, zh-TW) and ``field_en`` in :attr:`~twcert.error
     │   ├── PhoneNumberError
     │   ├── EmailAddressError
     │   ├── HeadcountError
+    │   ├── HeadcountFormatError
     │   ├── ReserveLimitError
     │   ├── GenderError
     │   ├── RankClassError
@@ -65,6 +66,7 @@ __all__ = [
     "FieldTooLongError",
     "GenderError",
     "HeadcountError",
+    "HeadcountFormatError",
     "HeadcountTextError",
     "HolidayCalendarError",
     "PeriodEndedError",
@@ -173,6 +175,19 @@ class HeadcountError(VacancyFieldError):
     code = "VACANCY_HEADCOUNT_INVALID"
     message_zh = "「{field}」之名額至少為1名。"
     message_en = "{field_en}: at least one opening is required."
+
+
+class HeadcountFormatError(VacancyFieldError):
+    code = "VACANCY_HEADCOUNT_FORMAT"
+    message_zh = (
+        "「{field}」應為名額數（例如 1 或 1名），或「正取1名，備取1名」、「數名」、「若干名」等寫法。"
+    )
+    message_en = (
+        "{field_en} must be a number of openings (e.g. 1), a range (1-2), openings and reserves "
+        "labelled as on the DGPA board, or the board's words for 'several'."
+    )
+    action_zh = "請以數字填寫「{field}」，例如 1 或「正取1名，備取1名」。"
+    action_en = "Enter {field_en} as a number of openings, e.g. 1."
 
 
 class ReserveLimitError(VacancyFieldError):

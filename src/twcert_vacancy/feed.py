@@ -465,7 +465,10 @@ def _flag_text(value: bool | None) -> str | None:
 def _row_fields(vacancy: Vacancy, include_contact: bool) -> list[tuple[str, str | None]]:
     headcount = vacancy.headcount
     # RESERVE_NUM is written when the reserve count is not already stated in NUMBER_OF's text.
-    stated = Headcount.parse(headcount.raw).reserve
+    try:
+        stated = _parse_headcount(headcount.raw).reserve
+    except VacancyError:
+        stated = None  # a stored text the model would not accept now: export it as it is
     reserve = None if headcount.reserve is None or headcount.reserve == stated else str(headcount.reserve)
     flags = {tag: _flag_text(getattr(vacancy, name)) for tag, name in _FLAGS}
     detail_url = vacancy.detail_url or _DETAIL_URL.format(work_id=vacancy.work_id)

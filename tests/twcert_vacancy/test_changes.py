@@ -20,6 +20,8 @@ from twcert_vacancy.changes import (
 )
 from twcert_vacancy.errors import (
     FieldReadOnlyError,
+    HeadcountError,
+    HeadcountFormatError,
     VacancyConflictError,
     VacancyFieldError,
     VacancyNotOwnerError,
@@ -65,6 +67,9 @@ def test_apply_changes_reads_the_forms_a_web_form_sends() -> None:
         ({"title": 5}, VacancyFieldError, "職稱"),
         ({"training": "Y"}, VacancyFieldError, "考試錄取待訓"),
         ({"period": "2025-03-04"}, VacancyFieldError, "上網有效期間"),
+        ({"headcount": "abc"}, HeadcountFormatError, "名額"),  # the model's rule, not only a form's
+        ({"headcount": "-3"}, HeadcountError, "名額"),
+        ({"headcount": 0}, HeadcountError, "名額"),
     ],
 )
 def test_apply_changes_refuses_naming_the_field(

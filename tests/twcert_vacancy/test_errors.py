@@ -18,7 +18,7 @@ def _classes() -> list[type[errors.VacancyError]]:
 
 def test_every_vacancy_error_is_catalogued_with_both_languages() -> None:
     classes = _classes()
-    assert len(classes) == len(errors.__all__) == 37
+    assert len(classes) == len(errors.__all__) == 38
     codes = catalogue()
     for cls in classes:
         assert issubclass(cls, TwcertError)
