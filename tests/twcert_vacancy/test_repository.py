@@ -33,6 +33,7 @@ from twcert_vacancy.errors import (
     FieldReadOnlyError,
     RankClassError,
     VacancyConflictError,
+    VacancyDatabaseMissingError,
     VacancyExistsError,
     VacancyFieldError,
     VacancyInvalidError,
@@ -508,6 +509,29 @@ def test_prefix_and_schema_isolation(sqlite_url: str, owner: Actor) -> None:
     first.drop()
     first.close()
     second.close()
+
+
+def test_existing_opens_only_a_repository_that_is_there(tmp_path: Path, pg_schema: tuple[str, str]) -> None:
+    url, schema = pg_schema
+    with pytest.raises(VacancyDatabaseMissingError):
+        SqlVacancyRepository.existing(url, schema=schema)  # an empty schema
+    SqlVacancyRepository(url, schema=schema).close()
+    opened = SqlVacancyRepository.existing(url, schema=schema)
+    assert len(opened) == 0
+    opened.close()
+    path = tmp_path / "v.sqlite3"
+    for missing in (f"sqlite:///{path}", "sqlite://", "sqlite:///:memory:"):
+        with pytest.raises(VacancyDatabaseMissingError):
+            SqlVacancyRepository.existing(missing)
+    assert not path.exists()
+    SqlVacancyRepository(f"sqlite:///{path}", prefix="other_").close()
+    with pytest.raises(VacancyDatabaseMissingError):
+        SqlVacancyRepository.existing(f"sqlite:///{path}")  # tables of another prefix only
+    SqlVacancyRepository.existing(f"sqlite:///{path}", prefix="other_").close()
+    secret = "postgresql+psycopg://postgres:hunter2@127.0.0.1:5432/test"
+    with pytest.raises(VacancyDatabaseMissingError) as info:
+        SqlVacancyRepository.existing(secret, schema=schema, prefix="none_")
+    assert "hunter2" not in info.value.message_english and "***" in info.value.message_english
 
 
 def test_storage_failures_are_catalogued(tmp_path: Path) -> None:
