@@ -202,16 +202,18 @@ def _read_crl(path: str, trust: TrustStore) -> tuple[bytes, CRLIndex, TaiwanCert
         data = Path(path).read_bytes()
     except OSError as exc:
         raise RevocationDataError(f"cannot read CRL file {path}: {exc.strerror or exc}") from exc
-    if data.lstrip().startswith(b"-----BEGIN"):
-        try:
+    try:
+        if data.lstrip().startswith(b"-----BEGIN"):
             data = x509.load_pem_x509_crl(data).public_bytes(serialization.Encoding.DER)
-        except ValueError as exc:
-            raise RevocationDataError(f"{path}: not a PEM CRL") from exc
-    for ca in trust:
+        issuer_name = x509.load_der_x509_crl(data).issuer.public_bytes()
+    except ValueError as exc:
+        raise RevocationDataError(f"{path}: not a CRL (DER or PEM)") from exc
+    # Only the CAs of that name are tried: each try verifies the whole CRL.
+    for ca in (ca for ca in trust if ca.certificate.subject_der == issuer_name):
         try:
             return data, CRLIndex.from_der(data, issuer=ca.certificate), ca.certificate
         except RevocationDataError:
-            continue  # another CA's, or not a CRL at all (told below)
+            continue  # another key of the same name (a CA generation), or a bad signature
     raise RevocationDataError(f"{path}: not a CRL signed by a trusted CA (bundled or --ca)")
 
 
@@ -264,6 +266,9 @@ def _revocation(status: RevocationStatus) -> str:
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
     at: dt.datetime = args.at or dt.datetime.now(dt.UTC)
+    if args.crl and not args.validate:
+        print("twcert inspect: --crl is used by --validate only; add --validate", file=sys.stderr)
+        return EXIT_BAD_INPUT
     try:
         registry = _issuer_registry(args)
     except TwcertError as exc:

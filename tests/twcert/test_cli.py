@@ -252,6 +252,20 @@ def test_inspect_validate_refuses_crl_files_it_cannot_use(
         )
 
 
+def test_crl_files_without_validate_are_refused(fixture_set, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    code = main(
+        [
+            "inspect",
+            "--at",
+            AT,
+            *_crls(fixture_set, ("MOICA2-complete",)),
+            *_ee(fixture_set, "citizen-revoked"),
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == "" and "--validate" in captured.err
+
+
 def test_inspect_validate_leaves_ca_certificates_at_their_dates(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["inspect", "--bundled", "--validate", "--json", "--at", "2026-11-26"]) == 0
     records = json.loads(capsys.readouterr().out)
