@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from vacancy_data import generate, sample_queries
 
-from twcert_vacancy import Actor, SqlVacancyRepository, Vacancy
+from twcert_vacancy import Actor, OnlineQuery, SqlVacancyRepository, Vacancy
 
 IMPORTER = Actor(principal_id="benchmark")
 AT = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -110,12 +110,12 @@ def bench(
     sample = sample_queries(queries)
     # Warm the caches the way a running server has them warm.
     for day, county, kind in sample[:20]:
-        repository.online(day, county=county, person_kind=kind)
+        repository.online(OnlineQuery.parse(day, county=county, person_kind=kind))
     timings, totals = [], []
     plain = _plain_sql(repository)
     for day, county, kind in sample:
         start = time.perf_counter()
-        page = repository.online(day, county=county, person_kind=kind)
+        page = repository.online(OnlineQuery.parse(day, county=county, person_kind=kind))
         timings.append(time.perf_counter() - start)
         totals.append(page.total)
         expected_total, expected_ids = plain(day, county, kind)
@@ -128,7 +128,7 @@ def bench(
         f"  {queries} queries: matches per query median {statistics.median(totals):.0f}, max {max(totals)};"
         " every page checked against the plain SQL answer"
     )
-    print(_summary("online(at, county=, person_kind=) page of 15", timings))
+    print(_summary("online(OnlineQuery.parse(at, county=, person_kind=))", timings))
     baseline = []
     for day, county, kind in sample[:50]:
         start = time.perf_counter()

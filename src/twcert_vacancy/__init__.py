@@ -3,9 +3,16 @@
 Vacancies and their value types (:mod:`.model`, :mod:`.regions`, :mod:`.rocdate`), the
 registration rules and the 行政程序法 §48 window (:mod:`.rules`, :mod:`.holidays`), repositories
 (memory and SQL), the DGPA open-data feed (:mod:`.feed`) and JSON-LD / Atom publishing.
+
+Everything but the SQL repository works without SQLAlchemy: :class:`SqlVacancyRepository` is
+imported on first use, and raises :class:`~twcert_vacancy.errors.VacancyExtraMissingError` (an
+``ImportError``) naming the extra to install when SQLAlchemy is missing.
 """
 
 from __future__ import annotations
+
+import importlib as _importlib
+import typing as _typing
 
 from . import errors as errors
 from .feed import DgpaFeedReader as DgpaFeedReader
@@ -38,6 +45,7 @@ from .regions import work_place as work_place
 from .registration import register_vacancy as register_vacancy
 from .repository import ImportReport as ImportReport
 from .repository import MemoryVacancyRepository as MemoryVacancyRepository
+from .repository import OnlineQuery as OnlineQuery
 from .repository import Page as Page
 from .repository import VacancyRepository as VacancyRepository
 from .rocdate import RocDate as RocDate
@@ -46,7 +54,9 @@ from .rules import PastStart as PastStart
 from .rules import PeriodPolicy as PeriodPolicy
 from .rules import VacancyRules as VacancyRules
 from .rules import earliest_end as earliest_end
-from .sqlstore import SqlVacancyRepository as SqlVacancyRepository
+
+if _typing.TYPE_CHECKING:
+    from .sqlstore import SqlVacancyRepository as SqlVacancyRepository
 
 __all__ = [
     "TAIPEI",
@@ -63,6 +73,7 @@ __all__ = [
     "HolidayCalendar",
     "ImportReport",
     "MemoryVacancyRepository",
+    "OnlineQuery",
     "Page",
     "PastStart",
     "PeriodPolicy",
@@ -90,3 +101,28 @@ __all__ = [
     "work_place",
     "write_dgpa_xml",
 ]
+
+# Exports whose module needs an optional dependency: name -> (module, package, extra).
+_LAZY: _typing.Final = {"SqlVacancyRepository": (".sqlstore", "sqlalchemy", "vacancy")}
+
+
+def __getattr__(name: str) -> object:
+    found = _LAZY.get(name)
+    if found is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module_name, package, extra = found
+    try:
+        module = _importlib.import_module(module_name, __name__)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or exc.name.partition(".")[0] != package:
+            raise
+        raise errors.VacancyExtraMissingError(
+            f"{name} needs {exc.name}", module="SQLAlchemy", extra=extra
+        ) from exc
+    value = getattr(module, name)
+    globals()[name] = value  # later lookups are plain attribute reads
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

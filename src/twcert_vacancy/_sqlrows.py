@@ -16,9 +16,8 @@ import operator
 from collections.abc import Mapping
 from typing import Any, Final, TypeAlias
 
-from .model import Gender, Headcount, PersonKind, RankClass, Vacancy, ValidityPeriod
+from .model import Gender, Headcount, PersonKind, RankClass, Vacancy, ValidityPeriod, aware
 from .regions import HISTORIC_CODES, WORK_PLACES, WorkPlace
-from .repository import aware
 
 __all__ = [
     "FLAG_FIELDS",

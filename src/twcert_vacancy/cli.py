@@ -1,28 +1,35 @@
 """``twcert vacancy``: import the DGPA feed into a database, list online vacancies, export them.
 
 Registered by :mod:`twcert.cli`. Bad input prints one line on stderr and exits 2; the tool never
-shows a traceback for anything a user can type.
+shows a traceback for anything a user can type. Every command names its database with ``--db``
+(none is made up), and the commands that only read it refuse one that does not exist. This
+module imports without SQLAlchemy: a command that needs it says which extra to install. Long
+steps draw a progress bar on standard error when it is a terminal (not with ``--quiet``).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twcert.errors import TwcertError
+from twcert.progress import ProgressBar, progress
 
-from .errors import FeedImportWorkerError, VacancyError, VacancyStorageError
+from .errors import FeedImportWorkerError, VacancyError, VacancyExtraMissingError, VacancyStorageError
 from .feed import write_dgpa_xml
 from .feedimport import PARALLEL_FROM_BYTES, import_feed
 from .model import TAIPEI, Actor, Vacancy, taipei_date
 from .publish import atom_feed, job_postings_jsonld
-from .repository import MAX_PER_PAGE, SORTS
+from .repository import MAX_PER_PAGE, SORTS, OnlineQuery
 from .rocdate import RocDate, parse_roc_or_iso
-from .sqlstore import DEFAULT_URL, SqlVacancyRepository
+
+if TYPE_CHECKING:
+    from .sqlstore import SqlVacancyRepository
 
 __all__ = ["register"]
 
@@ -54,10 +61,17 @@ def _say(error: TwcertError) -> None:
 
 
 def _exit_code(error: TwcertError) -> int:
-    return EXIT_FAILURE if isinstance(error, VacancyStorageError | FeedImportWorkerError) else EXIT_BAD_INPUT
+    failed = VacancyStorageError | FeedImportWorkerError | VacancyExtraMissingError
+    return EXIT_FAILURE if isinstance(error, failed) else EXIT_BAD_INPUT
 
 
-def _repository(args: argparse.Namespace) -> SqlVacancyRepository:
+def _repository(args: argparse.Namespace, *, existing: bool = False) -> SqlVacancyRepository:
+    """The database of ``--db``; with ``existing``, one that is already there (reading commands)."""
+    # SQLAlchemy is imported here; without it this raises VacancyExtraMissingError naming the extra.
+    from . import SqlVacancyRepository
+
+    if existing:
+        return SqlVacancyRepository.existing(args.db, schema=args.schema)
     return SqlVacancyRepository(args.db, schema=args.schema)
 
 
@@ -74,7 +88,17 @@ def _cmd_import(args: argparse.Namespace) -> int:
     try:
         repository = _repository(args)
         try:
-            done = import_feed(repository, path, _IMPORTER, at=_now(), parallel=args.parallel)
+            with progress(
+                f"importing {path.name}", total=path.stat().st_size, in_bytes=True, quiet=args.quiet
+            ) as bar:
+
+                def advance(rows: int, read: int) -> None:
+                    bar.reach(read)
+                    bar.note(f"{rows:,} rows")
+
+                done = import_feed(
+                    repository, path, _IMPORTER, at=_now(), parallel=args.parallel, progress=advance
+                )
         finally:
             repository.close()
     except TwcertError as exc:
@@ -91,14 +115,16 @@ def _cmd_import(args: argparse.Namespace) -> int:
     return EXIT_BAD_INPUT if done.problems else EXIT_OK
 
 
-def _filters(args: argparse.Namespace) -> dict[str, Any]:
-    return {
-        "county": args.county,
-        "person_kind": args.kind,
-        "agency_code": args.agency,
-        "keyword": args.keyword,
-        "type_": args.type,
-    }
+def _query(args: argparse.Namespace, day: dt.date, **paging: Any) -> OnlineQuery:
+    return OnlineQuery.parse(
+        day,
+        county=args.county,
+        person_kind=args.kind,
+        agency_code=args.agency,
+        keyword=args.keyword,
+        rank_classes=args.type,
+        **paging,
+    )
 
 
 def _summary(vacancy: Vacancy) -> dict[str, Any]:
@@ -142,11 +168,10 @@ def _print_table(records: list[dict[str, Any]]) -> None:
 def _cmd_online(args: argparse.Namespace) -> int:
     day = args.at or taipei_date(_now())
     try:
-        repository = _repository(args)
+        query = _query(args, day, sort=args.sort, page=args.page, per_page=args.per_page)
+        repository = _repository(args, existing=True)
         try:
-            page = repository.online(
-                day, **_filters(args), sort=args.sort, page=args.page, per_page=args.per_page
-            )
+            page = repository.online(query)
         finally:
             repository.close()
     except TwcertError as exc:
@@ -168,23 +193,27 @@ def _cmd_online(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _all_online(repository: SqlVacancyRepository, day: dt.date, filters: dict[str, Any]) -> list[Vacancy]:
+def _all_online(repository: SqlVacancyRepository, query: OnlineQuery, bar: ProgressBar) -> list[Vacancy]:
     found: list[Vacancy] = []
-    page = 1
     while True:
-        result = repository.online(day, **filters, page=page, per_page=MAX_PER_PAGE)
+        result = repository.online(query)
+        if query.page == 1:
+            bar.total(result.total)
         found.extend(result.items)
-        if page >= result.pages:
+        bar.advance(len(result.items))
+        if query.page >= result.pages:
             return found
-        page += 1
+        query = dataclasses.replace(query, page=query.page + 1)
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
     day = args.at or taipei_date(_now())
     try:
-        repository = _repository(args)
+        query = _query(args, day, per_page=MAX_PER_PAGE)
+        repository = _repository(args, existing=True)
         try:
-            vacancies = _all_online(repository, day, _filters(args))
+            with progress("reading vacancies", unit=" vacancies", quiet=args.quiet) as bar:
+                vacancies = _all_online(repository, query, bar)
         finally:
             repository.close()
     except TwcertError as exc:
@@ -211,9 +240,25 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _add_db(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", default=DEFAULT_URL, help=f"SQLAlchemy database URL (default: {DEFAULT_URL})")
+def _add_db(parser: argparse.ArgumentParser, *, creates: bool = False) -> None:
+    made = "created if missing" if creates else "must exist"
+    parser.add_argument(
+        "--db",
+        required=True,
+        metavar="URL",
+        help=f"SQLAlchemy database URL ({made}), e.g. sqlite:///vacancies.sqlite3 or "
+        "postgresql+psycopg://user@host/db",
+    )
     parser.add_argument("--schema", help="PostgreSQL schema holding the tables")
+
+
+def _add_quiet(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress bar (none is drawn unless stderr is a terminal)",
+    )
 
 
 def _add_filters(parser: argparse.ArgumentParser) -> None:
@@ -243,7 +288,8 @@ def register(subparsers: Any) -> None:
         help="read the feed in a second process while this one writes (default: for files of "
         f"{PARALLEL_FROM_BYTES >> 20} MB and more)",
     )
-    _add_db(importer)
+    _add_db(importer, creates=True)
+    _add_quiet(importer)
     importer.set_defaults(handler=_cmd_import)
 
     online = actions.add_parser("online", help="vacancies online on a day")
@@ -265,6 +311,7 @@ def register(subparsers: Any) -> None:
     )
     _add_filters(export)
     _add_db(export)
+    _add_quiet(export)
     export.set_defaults(handler=_cmd_export)
 
     def _usage(_args: argparse.Namespace) -> int:

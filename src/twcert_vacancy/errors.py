@@ -16,6 +16,7 @@ carry ``field`` (the form label, zh-TW) and ``field_en`` in :attr:`~twcert.error
     │   ├── PhoneNumberError
     │   ├── EmailAddressError
     │   ├── HeadcountError
+    │   ├── HeadcountFormatError
     │   ├── ReserveLimitError
     │   ├── GenderError
     │   ├── RankClassError
@@ -40,6 +41,8 @@ carry ``field`` (the form label, zh-TW) and ``field_en`` in :attr:`~twcert.error
     ├── VacancyWithdrawnError
     ├── VacancyQueryError
     ├── FeedImportWorkerError
+    ├── VacancyExtraMissingError (also a ConfigurationError and an ImportError)
+    ├── VacancyDatabaseMissingError
     └── VacancyStorageError (also a BackendUnavailableError)
 """
 
@@ -63,6 +66,7 @@ __all__ = [
     "FieldTooLongError",
     "GenderError",
     "HeadcountError",
+    "HeadcountFormatError",
     "HeadcountTextError",
     "HolidayCalendarError",
     "PeriodEndedError",
@@ -75,8 +79,10 @@ __all__ = [
     "RocDateError",
     "StartInPastError",
     "VacancyConflictError",
+    "VacancyDatabaseMissingError",
     "VacancyError",
     "VacancyExistsError",
+    "VacancyExtraMissingError",
     "VacancyFieldError",
     "VacancyInvalidError",
     "VacancyNotFoundError",
@@ -169,6 +175,19 @@ class HeadcountError(VacancyFieldError):
     code = "VACANCY_HEADCOUNT_INVALID"
     message_zh = "「{field}」之名額至少為1名。"
     message_en = "{field_en}: at least one opening is required."
+
+
+class HeadcountFormatError(VacancyFieldError):
+    code = "VACANCY_HEADCOUNT_FORMAT"
+    message_zh = (
+        "「{field}」應為名額數（例如 1 或 1名），或「正取1名，備取1名」、「數名」、「若干名」等寫法。"
+    )
+    message_en = (
+        "{field_en} must be a number of openings (e.g. 1), a range (1-2), openings and reserves "
+        "labelled as on the DGPA board, or the board's words for 'several'."
+    )
+    action_zh = "請以數字填寫「{field}」，例如 1 或「正取1名，備取1名」。"
+    action_en = "Enter {field_en} as a number of openings, e.g. 1."
 
 
 class ReserveLimitError(VacancyFieldError):
@@ -372,6 +391,28 @@ class FeedImportWorkerError(VacancyError):
     message_en = "The feed import worker stopped unexpectedly; nothing was imported."
     action_zh = "請重新匯入；如仍發生，請改用非平行匯入（--no-parallel）並通知系統管理者。"
     action_en = "Import again; if it happens again, import with --no-parallel and tell the administrator."
+    http_status = 500
+
+
+class VacancyExtraMissingError(VacancyError, ConfigurationError, ImportError):
+    """A package the vacancy database needs is not installed (an ``ImportError`` too, so
+    ``from twcert_vacancy import SqlVacancyRepository`` fails the usual way)."""
+
+    code = "VACANCY_EXTRA_MISSING"
+    message_zh = "職缺資料庫功能需要 {module} 套件，請執行 pip install 'twcert[{extra}]' 安裝。"
+    message_en = "The vacancy database needs {module}; install it with: pip install 'twcert[{extra}]'."
+    action_zh = "請執行 pip install 'twcert[{extra}]' 後再試。"
+    action_en = "Run pip install 'twcert[{extra}]' and try again."
+
+
+class VacancyDatabaseMissingError(VacancyError):
+    """A command that reads the vacancy database was pointed at one that does not exist."""
+
+    code = "VACANCY_DATABASE_MISSING"
+    message_zh = "找不到職缺資料庫（{database}）。"
+    message_en = "There is no vacancy database at {database}."
+    action_zh = "請以 --db 指定既有之資料庫，或先以 twcert vacancy import 匯入職缺資料。"
+    action_en = "Give an existing database with --db, or import a feed first with twcert vacancy import."
     http_status = 500
 
 

@@ -161,13 +161,15 @@ class DgpaFeedReader:
     """Iterate over a feed file, yielding a :class:`Vacancy` or a :class:`FeedProblem` per row.
 
     :attr:`announce_date` is set once ``<ANNOUNCE_DATE>`` has been read. Rows are read lazily:
-    this is what an importer uses to keep memory flat.
+    this is what an importer uses to keep memory flat. :attr:`rows` and :attr:`bytes_read` say
+    how far it has got (for a progress display).
     """
 
     def __init__(self, source: FeedSource) -> None:
         self._source = source
         self.announce_date: RocDate | None = None
         self.rows = 0
+        self.bytes_read = 0
 
     def __iter__(self) -> Iterator[Vacancy | FeedProblem]:
         with _open(self._source) as stream:
@@ -185,6 +187,7 @@ class DgpaFeedReader:
         try:
             while True:
                 chunk = stream.read(_CHUNK)
+                self.bytes_read += len(chunk)
                 final = not chunk
                 error: BaseException | None = None
                 if final:
@@ -462,7 +465,10 @@ def _flag_text(value: bool | None) -> str | None:
 def _row_fields(vacancy: Vacancy, include_contact: bool) -> list[tuple[str, str | None]]:
     headcount = vacancy.headcount
     # RESERVE_NUM is written when the reserve count is not already stated in NUMBER_OF's text.
-    stated = Headcount.parse(headcount.raw).reserve
+    try:
+        stated = _parse_headcount(headcount.raw).reserve
+    except VacancyError:
+        stated = None  # a stored text the model would not accept now: export it as it is
     reserve = None if headcount.reserve is None or headcount.reserve == stated else str(headcount.reserve)
     flags = {tag: _flag_text(getattr(vacancy, name)) for tag, name in _FLAGS}
     detail_url = vacancy.detail_url or _DETAIL_URL.format(work_id=vacancy.work_id)

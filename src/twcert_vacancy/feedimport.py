@@ -21,11 +21,11 @@ import pickle
 import queue
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from . import errors
 from ._sqlrows import PreparedVacancy, prepare
@@ -34,9 +34,11 @@ from .feed import DgpaFeedReader, FeedProblem, FeedSource
 from .model import Vacancy, VacancyActor
 from .repository import ImportReport, VacancyRepository
 from .rocdate import RocDate
-from .sqlstore import SqlVacancyRepository
 
-__all__ = ["PARALLEL_FROM_BYTES", "FeedImport", "import_feed"]
+if TYPE_CHECKING:
+    from .sqlstore import SqlVacancyRepository
+
+__all__ = ["PARALLEL_FROM_BYTES", "FeedImport", "ProgressCallback", "import_feed"]
 
 #: Below this file size (about 10,000 rows) starting a worker costs more than it saves.
 PARALLEL_FROM_BYTES: Final = 32 << 20
@@ -54,6 +56,10 @@ class FeedImport:
     problems: tuple[FeedProblem, ...]
 
 
+#: Told (rows read, bytes read) as an import goes on; the bytes are of the feed file itself.
+ProgressCallback = Callable[[int, int], None]
+
+
 def import_feed(
     repository: VacancyRepository,
     source: FeedSource,
@@ -61,6 +67,7 @@ def import_feed(
     *,
     at: dt.datetime,
     parallel: bool | None = False,
+    progress: ProgressCallback | None = None,
 ) -> FeedImport:
     """Read a feed and import its vacancies in one transaction; bad rows are reported, not loaded.
 
@@ -69,21 +76,42 @@ def import_feed(
         not start processes unless asked. Where the worker is spawned (threaded hosts, and
         every system but Linux), Python imports the main module again in it, so a script
         calling this needs the usual ``if __name__ == "__main__":`` guard.
+    :param progress: called with the rows and bytes read so far, every few dozen rows (each
+        time the reader takes another chunk of the file) and once at the end.
     """
-    if isinstance(repository, SqlVacancyRepository) and _wants_worker(source, parallel):
-        return _import_in_parallel(repository, source, actor, at)
+    sql = _sql_repository(repository)
+    if sql is not None and _wants_worker(source, parallel):
+        return _import_in_parallel(sql, source, actor, at, progress)
     reader = DgpaFeedReader(source)
     problems: list[FeedProblem] = []
 
     def vacancies() -> Iterator[Vacancy]:
+        reported = 0
         for item in reader:
+            if progress is not None and reader.bytes_read != reported:
+                reported = reader.bytes_read
+                progress(reader.rows, reported)
             if isinstance(item, FeedProblem):
                 problems.append(item)
             else:
                 yield item
 
     report = repository.import_many(vacancies(), actor, at=at)
+    if progress is not None:
+        progress(reader.rows, reader.bytes_read)
     return FeedImport(report, reader.rows, reader.announce_date, tuple(problems))
+
+
+def _sql_repository(repository: VacancyRepository) -> SqlVacancyRepository | None:
+    """``repository`` if it is a SQL one. Not imported here: the module needs SQLAlchemy, and if
+    nothing has imported it, no repository can be one of its class."""
+    sqlstore = sys.modules.get(f"{__package__}.sqlstore")
+    if sqlstore is None:
+        return None
+    found: SqlVacancyRepository | None = (
+        repository if isinstance(repository, sqlstore.SqlVacancyRepository) else None
+    )
+    return found
 
 
 def _wants_worker(source: FeedSource, parallel: bool | None) -> bool:
@@ -100,7 +128,11 @@ def _wants_worker(source: FeedSource, parallel: bool | None) -> bool:
 
 
 def _import_in_parallel(
-    repository: SqlVacancyRepository, source: FeedSource, actor: VacancyActor, at: dt.datetime
+    repository: SqlVacancyRepository,
+    source: FeedSource,
+    actor: VacancyActor,
+    at: dt.datetime,
+    progress: ProgressCallback | None,
 ) -> FeedImport:
     method = _start_method()
     context: Any = multiprocessing.get_context("fork" if method == "fork" else "spawn")
@@ -131,8 +163,10 @@ def _import_in_parallel(
             if kind == "rows":
                 problems.extend(message[2])
                 yield from message[1]
+                if progress is not None:
+                    progress(message[3], message[4])  # after the batch is written
             elif kind == "done":
-                summary.update(rows=message[1], announce_date=message[2])
+                summary.update(rows=message[1], announce_date=message[2], bytes_read=message[3])
                 return
             else:
                 raise _error_from(message)
@@ -148,6 +182,8 @@ def _import_in_parallel(
         if worker.is_alive():
             worker.kill()
             worker.join()
+    if progress is not None:
+        progress(summary["rows"], summary["bytes_read"])
     return FeedImport(report, summary["rows"], summary["announce_date"], tuple(problems))
 
 
@@ -159,7 +195,8 @@ def _start_method() -> str:
 
 
 def _read_in_worker(source: str | bytes | bytearray, sqlite: bool, sender: Connection) -> None:
-    """The worker: read the feed, send ``("rows", prepared, problems)`` batches, then ``("done", …)``."""
+    """The worker: read the feed, send ``("rows", prepared, problems, rows, bytes)`` batches (the
+    last two: how far the reader has got), then ``("done", rows, announce_date, bytes)``."""
     outbox = _Outbox(sender)
     try:
         reader = DgpaFeedReader(source)
@@ -171,10 +208,10 @@ def _read_in_worker(source: str | bytes | bytearray, sqlite: bool, sender: Conne
                 continue
             batch.append(prepare(item, sqlite))
             if len(batch) >= _BATCH:
-                outbox.put(("rows", batch, problems))
+                outbox.put(("rows", batch, problems, reader.rows, reader.bytes_read))
                 batch, problems = [], []
-        outbox.put(("rows", batch, problems))
-        outbox.put(("done", reader.rows, reader.announce_date))
+        outbox.put(("rows", batch, problems, reader.rows, reader.bytes_read))
+        outbox.put(("done", reader.rows, reader.announce_date, reader.bytes_read))
     except _ParentGone:
         pass  # the parent stopped reading (it failed): nothing to tell it
     except errors.VacancyError as exc:

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import ClassVar, Final, Protocol
+from typing import ClassVar, Final, NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
-from .errors import GenderError, HeadcountTextError, PeriodOrderError, RankClassError
+from .errors import (
+    FieldRequiredError,
+    GenderError,
+    HeadcountError,
+    HeadcountFormatError,
+    HeadcountTextError,
+    PeriodOrderError,
+    RankClassError,
+)
 from .regions import WorkPlace
 
 __all__ = [
@@ -29,6 +38,7 @@ __all__ = [
     "VacancyActor",
     "VacancyStatus",
     "ValidityPeriod",
+    "aware",
     "taipei_date",
 ]
 
@@ -157,10 +167,22 @@ PersonKind.DRIVER = PersonKind("駕駛")
 PersonKind.TECHNICIAN = PersonKind("技工")
 
 _CN_DIGITS: Final = {"一": 1, "二": 2, "兩": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-_NUMBER = r"(\d{1,6}|[一二兩三四五六七八九十]{1,3})"
-_PLAIN = re.compile(_NUMBER + r"\s*[名人位員]?", re.ASCII)
-_REGULAR = re.compile(r"(?:正取|錄取|缺額|職缺)\s*[:：]?\s*" + _NUMBER, re.ASCII)
-_RESERVE = re.compile(r"(?:備取|候補)\s*[:：]?\s*" + _NUMBER, re.ASCII)
+# The forms 名額 takes in the feed and on the registration form (after NFKC, trimmed):
+#   a count            1 / 1名 / 3 人 / 十二名            a range       1-2 / 1~2名 / 1至2名
+#   unstated           數名 / 若干名 / 若干
+#   labelled counts    正取1名，備取1名 / 正取2名、候補4名 / 正1備5 / 正取若干名，備取2名
+# each optionally followed by one note in brackets: 1名（身心障礙者）.
+_COUNT = r"(?:\d{1,6}|[一二兩三四五六七八九十]{1,3})"
+_UNIT = r"\s*[名人位員]?"
+_NOTE = r"(?:\s*[(（][^()（）]{0,60}[)）])?"
+_PLAIN = re.compile(rf"({_COUNT}){_UNIT}{_NOTE}", re.ASCII)
+_RANGE = re.compile(rf"({_COUNT}){_UNIT}\s*[-~～至到]\s*({_COUNT}){_UNIT}{_NOTE}", re.ASCII)
+_UNSTATED = re.compile(rf"(?:數|若干){_UNIT}{_NOTE}")
+_LABEL_REGULAR = r"正取|錄取|缺額|職缺|正"
+_LABEL_RESERVE = r"備取|候補|備"
+_PART = rf"({_LABEL_REGULAR}|{_LABEL_RESERVE})\s*[:：]?\s*({_COUNT}|數|若干){_UNIT}"
+_LABELLED = re.compile(rf"{_PART}(?:\s*[,、;；及和]?\s*{_PART})?{_NOTE}", re.ASCII)
+_NEGATIVE = re.compile(rf"[-−]\s*{_COUNT}{_UNIT}{_NOTE}", re.ASCII)
 
 
 def _number(token: str) -> int | None:
@@ -177,12 +199,73 @@ def _number(token: str) -> int | None:
     return _CN_DIGITS.get(token) if len(token) == 1 else None
 
 
+class _Reading(NamedTuple):
+    """What a 名額 text says: the counts it states, or why it is not a 名額."""
+
+    regular: int | None
+    reserve: int | None
+    problem: str = ""  # "", "empty", "zero" (no opening), "format"
+
+
+@functools.lru_cache(maxsize=4096)  # a feed repeats a few dozen texts over thousands of rows
+def _read_headcount(text: str) -> _Reading:
+    value = unicodedata.normalize("NFKC", text).strip()
+    if not value:
+        return _Reading(None, None, "empty")
+    plain = _PLAIN.fullmatch(value)
+    if plain:
+        count = _number(plain.group(1))
+        if count is None:
+            return _Reading(None, None, "format")
+        return _Reading(count, None, "" if count >= 1 else "zero")
+    ranged = _RANGE.fullmatch(value)
+    if ranged:
+        low, high = _number(ranged.group(1)), _number(ranged.group(2))
+        if low is None or high is None or high < low:
+            return _Reading(None, None, "format")
+        return _Reading(None, None, "" if low >= 1 else "zero")  # a range states no single count
+    if _UNSTATED.fullmatch(value):
+        return _Reading(None, None)
+    labelled = _LABELLED.fullmatch(value)
+    if labelled:
+        return _read_labelled(labelled.groups())
+    if _NEGATIVE.fullmatch(value):
+        return _Reading(None, None, "zero")
+    return _Reading(None, None, "format")
+
+
+def _read_labelled(groups: tuple[str | None, ...]) -> _Reading:
+    counts: dict[str, int | None] = {}
+    for label, count in zip(groups[0::2], groups[1::2], strict=True):
+        if label is None or count is None:
+            continue
+        kind = "reserve" if label[0] in "備候" else "regular"
+        if kind in counts:  # 正取1名正取2名: which one?
+            return _Reading(None, None, "format")
+        number = None if count in ("數", "若干") else _number(count)
+        if number is None and count not in ("數", "若干"):
+            return _Reading(None, None, "format")
+        counts[kind] = number
+    if "regular" not in counts:  # reserves only: no opening is offered
+        return _Reading(None, counts.get("reserve"), "zero")
+    regular = counts["regular"]
+    return _Reading(regular, counts.get("reserve"), "zero" if regular is not None and regular < 1 else "")
+
+
+_HEADCOUNT_LABELS: Final = {"field": "名額", "field_en": "headcount"}
+
+
 @dataclass(frozen=True, slots=True)
 class Headcount:
     """名額: openings (正取) and reserves (備取/候補) where the text states them.
 
     ``raw`` is what was entered or published, kept verbatim (``數名``, ``正取1名，備取1名``, ``1-2``);
     ``regular``/``reserve`` are ``None`` when the text does not state a number.
+
+    :meth:`parse` and :meth:`of` check what they are given: a positive count, a range, 數名 or
+    若干, or counts labelled 正取/備取 (``正取1名，備取1名``, ``正1備5``), optionally with a note in
+    brackets. Anything else raises a field error naming 名額. The constructor itself takes the
+    values as stored (a repository reading its rows back) and checks nothing.
     """
 
     regular: int | None
@@ -191,11 +274,23 @@ class Headcount:
 
     @classmethod
     def of(cls, regular: int, reserve: int | None = None) -> Headcount:
+        """``regular`` openings (at least 1) and optionally ``reserve`` reserves (0 or more)."""
+        if isinstance(regular, bool) or not isinstance(regular, int) or regular < 1:
+            raise HeadcountError(f"regular={regular!r}", **_HEADCOUNT_LABELS)
+        if reserve is not None and (isinstance(reserve, bool) or not isinstance(reserve, int) or reserve < 0):
+            raise HeadcountError(f"reserve={reserve!r}", **_HEADCOUNT_LABELS)
         return cls(regular, reserve, str(regular))
 
     @classmethod
     def parse(cls, text: str | bytes, reserve: int | None = None) -> Headcount:
-        """Read the free text of ``NUMBER_OF``; ``reserve`` is the newer feed's ``RESERVE_NUM``."""
+        """Read the text of ``NUMBER_OF`` or of the form; ``reserve`` is the newer feed's ``RESERVE_NUM``.
+
+        :raises ~twcert_vacancy.errors.FieldRequiredError: the text is empty.
+        :raises ~twcert_vacancy.errors.HeadcountError: it offers no opening (``0``, ``-3``,
+            ``備取2名`` alone), or ``reserve`` is negative.
+        :raises ~twcert_vacancy.errors.HeadcountFormatError: it is not one of the forms above (``abc``).
+        :raises ~twcert_vacancy.errors.HeadcountTextError: bytes that are not UTF-8, or not text at all.
+        """
         if isinstance(text, bytes | bytearray):
             try:
                 text = bytes(text).decode("utf-8")
@@ -203,18 +298,22 @@ class Headcount:
                 raise HeadcountTextError("headcount bytes are not UTF-8") from exc
         if not isinstance(text, str):
             raise HeadcountTextError(f"headcount is not text: {type(text).__name__}")
-        value = unicodedata.normalize("NFKC", text).strip()
-        regular: int | None = None
-        stated_reserve: int | None = None
-        plain = _PLAIN.fullmatch(value)
-        if plain:
-            regular = _number(plain.group(1))
-        else:
-            found = _REGULAR.search(value)
-            regular = _number(found.group(1)) if found else None
-            found = _RESERVE.search(value)
-            stated_reserve = _number(found.group(1)) if found else None
-        return cls(regular, reserve if reserve is not None else stated_reserve, text)
+        reading = _read_headcount(text)
+        if reading.problem == "empty":
+            raise FieldRequiredError("headcount is empty", **_HEADCOUNT_LABELS)
+        if reading.problem == "zero":
+            raise HeadcountError(f"no opening in {text[:20]!r}", **_HEADCOUNT_LABELS)
+        if reading.problem:
+            raise HeadcountFormatError(f"not a headcount: {text[:20]!r}", **_HEADCOUNT_LABELS)
+        if reserve is not None and reserve < 0:
+            raise HeadcountError(f"reserve={reserve}", **_HEADCOUNT_LABELS)
+        return cls(reading.regular, reserve if reserve is not None else reading.reserve, text)
+
+    @staticmethod
+    def problem_of(text: str) -> str:
+        """``""`` if ``text`` is a 名額 :meth:`parse` accepts, else ``"empty"``, ``"zero"`` or
+        ``"format"`` (for rules that check a stored value without raising)."""
+        return _read_headcount(text).problem
 
     def __str__(self) -> str:
         return self.raw
@@ -292,7 +391,7 @@ class Vacancy:
     def status(self, at: dt.datetime | dt.date) -> VacancyStatus:
         """Scheduled, published or expired by the Taipei date at ``at``; withdrawn once withdrawn."""
         if self.withdrawn_at is not None and (
-            not isinstance(at, dt.datetime) or self.withdrawn_at <= _aware(at)
+            not isinstance(at, dt.datetime) or self.withdrawn_at <= aware(at)
         ):
             return VacancyStatus.WITHDRAWN
         day = taipei_date(at)
@@ -314,7 +413,8 @@ class Vacancy:
         return tuple(place.dgpa_code for place in self.work_places)
 
 
-def _aware(at: dt.datetime) -> dt.datetime:
+def aware(at: dt.datetime) -> dt.datetime:
+    """``at`` with a time zone: a naive datetime is read as Taipei wall-clock time."""
     return at if at.tzinfo else at.replace(tzinfo=TAIPEI)
 
 

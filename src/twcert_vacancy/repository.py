@@ -1,11 +1,11 @@
 """Where vacancies live: the repository protocol, its query shape, and the in-memory backend.
 
 Every backend passes the same contract suite (``tests/twcert_vacancy/test_repository.py``):
-``online(at)`` returns exactly the vacancies whose window contains the Taipei date of ``at`` and
-that were not withdrawn by then; only the owning agency may change or withdraw a vacancy; every
-change appends audit records in the same atomic step; concurrent writers never lose an update
-(each change is applied to the latest stored revision, and ``expected_revision`` refuses a change
-based on a stale read).
+``online(query)`` returns exactly the vacancies whose window contains the Taipei date of
+``query.at`` and that were not withdrawn by then; only the owning agency may change or withdraw a
+vacancy; every change appends audit records in the same atomic step; concurrent writers never
+lose an update (each change is applied to the latest stored revision, and ``expected_revision``
+refuses a change based on a stale read). The write rules themselves are in :mod:`.changes`.
 """
 
 from __future__ import annotations
@@ -14,36 +14,24 @@ import dataclasses
 import datetime as dt
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from dataclasses import dataclass, field
+from typing import Final, Protocol
 
-from .audit import CREATED, WITHDRAWN, changes_between, logger
-from .errors import (
-    FieldReadOnlyError,
-    VacancyConflictError,
-    VacancyExistsError,
-    VacancyFieldError,
-    VacancyNotFoundError,
-    VacancyNotOwnerError,
-    VacancyQueryError,
-    VacancyWithdrawnError,
+from .audit import changes_between, logger
+from .changes import (
+    UpdateCheck,
+    check_may_add,
+    created_record,
+    prepare_update,
+    prepare_withdraw,
+    withdrawn_record,
 )
-from .model import (
-    FIELD_LABELS,
-    TAIPEI,
-    AuditRecord,
-    Gender,
-    Headcount,
-    PersonKind,
-    RankClass,
-    Vacancy,
-    VacancyActor,
-    ValidityPeriod,
-    taipei_date,
-)
-from .regions import WorkPlace, parse_work_places, work_place
+from .errors import VacancyExistsError, VacancyNotFoundError, VacancyQueryError
+from .model import AuditRecord, PersonKind, RankClass, Vacancy, VacancyActor, aware, taipei_date
+from .regions import WorkPlace, work_place
 
 __all__ = [
+    "MAX_KEYWORD",
     "MAX_PER_PAGE",
     "SORTS",
     "ImportReport",
@@ -52,18 +40,15 @@ __all__ = [
     "Page",
     "UpdateCheck",
     "VacancyRepository",
-    "apply_changes",
-    "check_owner",
 ]
 
 #: Orders ``online()`` accepts; ties are broken by ``work_id`` in the same direction.
 SORTS: Final = ("date_from_desc", "date_from_asc", "date_to_asc", "date_to_desc")
 MAX_PER_PAGE: Final = 500
-_MAX_KEYWORD = 100
+#: Longest keyword accepted (characters, after trimming).
+MAX_KEYWORD: Final = 100
 
-#: Called with (stored, proposed) inside the write; returns the vacancy to store or raises.
-UpdateCheck = Callable[[Vacancy, Vacancy], Vacancy]
-
+#: The text forms :meth:`OnlineQuery.parse` accepts for a work place, a person kind and 官等.
 CountyFilter = WorkPlace | int | str
 KindFilter = PersonKind | str
 TypeFilter = RankClass | str | Iterable[RankClass | str]
@@ -92,21 +77,77 @@ class ImportReport:
 
 @dataclass(frozen=True, slots=True)
 class OnlineQuery:
-    """The normalised arguments of :meth:`VacancyRepository.online` (shared by every backend)."""
+    """What :meth:`VacancyRepository.online` is asked: the day (or instant), the filters, the order
+    and the page. Every filter left ``None`` (or empty) matches every vacancy.
+
+    Built from typed values (``OnlineQuery(day, county=work_place(10))``) or, by
+    :meth:`parse`, from the text a search form or the command line gives. It is checked when made:
+    an out-of-range page or an unknown sort raises :class:`~twcert_vacancy.errors.VacancyQueryError`
+    naming the parameter. Equal queries are equal and hashable (a cache key).
+
+    :param at: a date, or an instant: then a vacancy withdrawn after it still counts as online.
+    :param county: vacancies with this among their work places.
+    :param person_kind: 人員區分.
+    :param agency_code: the recruiting agency's code.
+    :param keyword: text in the title or the agency name (case-insensitive; at most
+        :data:`MAX_KEYWORD` characters, trimmed; empty means none).
+    :param rank_classes: 官等: vacancies with any of these.
+    :param sort: one of :data:`SORTS`.
+    :param page: 1-based page number.
+    :param per_page: 1..:data:`MAX_PER_PAGE`.
+    """
 
     at: dt.datetime | dt.date
-    day: dt.date
-    county: WorkPlace | None
-    person_kind: PersonKind | None
-    agency_code: str | None
-    keyword: str | None
-    types: tuple[RankClass, ...]
-    sort: str
-    page: int
-    per_page: int
+    _: dataclasses.KW_ONLY
+    county: WorkPlace | None = None
+    person_kind: PersonKind | None = None
+    agency_code: str | None = None
+    keyword: str | None = None
+    rank_classes: tuple[RankClass, ...] = ()
+    sort: str = "date_from_desc"
+    page: int = 1
+    per_page: int = 15
+    #: The Taipei date of :attr:`at` (derived).
+    day: dt.date = field(init=False, repr=False, compare=False)
+    #: Vacancies withdrawn at or before this instant are not online; ``None`` (a plain day):
+    #: any withdrawal counts (derived).
+    withdrawn_before: dt.datetime | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        at = self.at
+        if not isinstance(at, dt.date):
+            raise VacancyQueryError(
+                f"at must be a date or datetime, not {type(at).__name__}", **_reason("at")
+            )
+        _expect("county", self.county, WorkPlace)
+        _expect("person_kind", self.person_kind, PersonKind)
+        _expect("agency_code", self.agency_code, str)
+        _expect("keyword", self.keyword, str)
+        if not isinstance(self.rank_classes, tuple) or not all(
+            isinstance(item, RankClass) for item in self.rank_classes
+        ):
+            raise VacancyQueryError("rank_classes must be a tuple of RankClass", **_reason("rank_classes"))
+        if self.sort not in SORTS:
+            raise VacancyQueryError(f"sort must be one of {', '.join(SORTS)}", **_reason("sort"))
+        if not _whole(self.page) or self.page < 1:
+            raise VacancyQueryError("page must be an integer >= 1", **_reason("page"))
+        if not _whole(self.per_page) or not 1 <= self.per_page <= MAX_PER_PAGE:
+            raise VacancyQueryError(f"per_page must be 1..{MAX_PER_PAGE}", **_reason("per_page"))
+        keyword = self.keyword.strip() if self.keyword else ""
+        if len(keyword) > MAX_KEYWORD:
+            raise VacancyQueryError("keyword too long", **_reason("keyword"))
+        # Normalised once here, so backends and equality see one form of each filter.
+        setter = object.__setattr__
+        setter(self, "keyword", keyword or None)
+        setter(self, "agency_code", self.agency_code.strip() or None if self.agency_code else None)
+        if self.person_kind is not None and not self.person_kind.value:
+            setter(self, "person_kind", None)
+        setter(self, "rank_classes", tuple(dict.fromkeys(self.rank_classes)))
+        setter(self, "day", taipei_date(at))
+        setter(self, "withdrawn_before", aware(at) if isinstance(at, dt.datetime) else None)
 
     @classmethod
-    def build(
+    def parse(
         cls,
         at: dt.datetime | dt.date,
         *,
@@ -114,33 +155,25 @@ class OnlineQuery:
         person_kind: KindFilter | None = None,
         agency_code: str | None = None,
         keyword: str | None = None,
-        type_: TypeFilter | None = None,
+        rank_classes: TypeFilter | None = None,
         sort: str = "date_from_desc",
         page: int = 1,
         per_page: int = 15,
     ) -> OnlineQuery:
-        if not isinstance(at, dt.date):
-            raise VacancyQueryError(
-                f"at must be a date or datetime, not {type(at).__name__}", **_reason("at")
-            )
-        if sort not in SORTS:
-            raise VacancyQueryError(f"sort must be one of {', '.join(SORTS)}", **_reason("sort"))
-        if isinstance(page, bool) or not isinstance(page, int) or page < 1:
-            raise VacancyQueryError("page must be an integer >= 1", **_reason("page"))
-        if isinstance(per_page, bool) or not isinstance(per_page, int) or not 1 <= per_page <= MAX_PER_PAGE:
-            raise VacancyQueryError(f"per_page must be 1..{MAX_PER_PAGE}", **_reason("per_page"))
+        """A query from text forms: ``county`` as a name (臺北市/台北市), DGPA code or ISO code;
+        ``person_kind`` as its text; ``rank_classes`` as ``薦任,委任`` or any iterable of names.
+
+        :raises ~twcert_vacancy.errors.WorkPlaceError: an unknown work place.
+        :raises ~twcert_vacancy.errors.RankClassError: an unknown 官等.
+        """
         kind = PersonKind(person_kind.strip()) if isinstance(person_kind, str) else person_kind
-        words = keyword.strip() if keyword else ""
-        if len(words) > _MAX_KEYWORD:
-            raise VacancyQueryError("keyword too long", **_reason("keyword"))
         return cls(
-            at=at,
-            day=taipei_date(at),
+            at,
             county=None if county is None else work_place(county),
-            person_kind=kind if kind and kind.value else None,
-            agency_code=agency_code.strip() or None if agency_code else None,
-            keyword=words or None,
-            types=_types(type_),
+            person_kind=kind,
+            agency_code=agency_code,
+            keyword=keyword,
+            rank_classes=_rank_classes(rank_classes),
             sort=sort,
             page=page,
             per_page=per_page,
@@ -149,13 +182,6 @@ class OnlineQuery:
     @property
     def offset(self) -> int:
         return (self.page - 1) * self.per_page
-
-    @property
-    def withdrawn_before(self) -> dt.datetime | None:
-        """Vacancies withdrawn at or before this instant are not online (``None``: any withdrawal counts)."""
-        if isinstance(self.at, dt.datetime):
-            return self.at if self.at.tzinfo else self.at.replace(tzinfo=TAIPEI)
-        return None
 
     def matches(self, vacancy: Vacancy) -> bool:
         """The query as a predicate: the reference semantics every backend must agree with."""
@@ -175,7 +201,7 @@ class OnlineQuery:
             needle = self.keyword.lower()
             if needle not in vacancy.title.lower() and needle not in vacancy.agency_name.lower():
                 return False
-        return not self.types or any(t in vacancy.rank_classes for t in self.types)
+        return not self.rank_classes or any(t in vacancy.rank_classes for t in self.rank_classes)
 
     def sort_key(self) -> tuple[Callable[[Vacancy], tuple[dt.date, str]], bool]:
         column = "start" if self.sort.startswith("date_from") else "end"
@@ -186,14 +212,35 @@ def _reason(name: str) -> dict[str, str]:
     return {"reason": f"bad {name}", "reason_zh": f"{name} 參數不正確"}
 
 
-def _types(value: TypeFilter | None) -> tuple[RankClass, ...]:
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _expect(name: str, value: object, kind: type) -> None:
+    if value is not None and not isinstance(value, kind):
+        raise VacancyQueryError(
+            f"{name} must be a {kind.__name__} or None, not {type(value).__name__}"
+            + (" (OnlineQuery.parse reads text forms)" if isinstance(value, str | int) else ""),
+            **_reason(name),
+        )
+
+
+def _rank_classes(value: TypeFilter | None) -> tuple[RankClass, ...]:
     if value is None:
         return ()
     if isinstance(value, RankClass):
         return (value,)
     if isinstance(value, str):
         return RankClass.parse_set(value)
-    return tuple(dict.fromkeys(item if isinstance(item, RankClass) else RankClass(item) for item in value))
+    classes: list[RankClass] = []
+    for item in value:
+        if isinstance(item, RankClass):
+            classes.append(item)
+        elif isinstance(item, str):
+            classes.extend(RankClass.parse_set(item))
+        else:
+            raise VacancyQueryError(f"not a rank class: {type(item).__name__}", **_reason("rank_classes"))
+    return tuple(dict.fromkeys(classes))
 
 
 class VacancyRepository(Protocol):
@@ -228,124 +275,15 @@ class VacancyRepository(Protocol):
         self, work_id: str, actor: VacancyActor, *, at: dt.datetime, expected_revision: int | None = None
     ) -> Vacancy: ...
 
-    def online(
-        self,
-        at: dt.datetime | dt.date,
-        *,
-        county: CountyFilter | None = None,
-        person_kind: KindFilter | None = None,
-        agency_code: str | None = None,
-        keyword: str | None = None,
-        type_: TypeFilter | None = None,
-        sort: str = "date_from_desc",
-        page: int = 1,
-        per_page: int = 15,
-    ) -> Page: ...
+    def online(self, query: OnlineQuery) -> Page:
+        """The page of vacancies ``query`` asks for, and how many match in all."""
+        ...
 
     def for_agency(self, agency_code: str, at: dt.datetime | dt.date) -> list[Vacancy]:
         """The agency's vacancies whose window contains ``at`` (withdrawn ones included), newest first."""
         ...
 
     def history(self, work_id: str) -> list[AuditRecord]: ...
-
-
-# --------------------------------------------------------------------------- shared write rules
-
-
-def check_owner(vacancy: Vacancy, actor: VacancyActor) -> None:
-    """Only the owning agency may change or withdraw; system actors (no agency) may not either."""
-    if actor.agency_code is None or actor.agency_code != vacancy.agency_code:
-        raise VacancyNotOwnerError(
-            f"actor of agency {actor.agency_code!r} may not change a vacancy of {vacancy.agency_code}",
-            work_id=vacancy.work_id,
-        )
-
-
-def check_may_add(vacancy: Vacancy, actor: VacancyActor) -> None:
-    check_may_add_agency(vacancy.agency_code, vacancy.work_id, actor)
-
-
-def check_may_add_agency(agency_code: str, work_id: str, actor: VacancyActor) -> None:
-    """Only system actors (no agency) add any agency's vacancies; an agency adds its own."""
-    if actor.agency_code is not None and actor.agency_code != agency_code:
-        raise VacancyNotOwnerError(
-            f"actor of agency {actor.agency_code} may not add a vacancy of {agency_code}",
-            work_id=work_id,
-        )
-
-
-_NOT_CHANGEABLE: Final = frozenset({"work_id", "agency_code", "withdrawn_at", "revision"})
-_FIELD_NAMES: Final = frozenset(f.name for f in dataclasses.fields(Vacancy))
-
-
-def _coerce(name: str, value: object) -> object:
-    # Accept the plain forms a web form produces, and the value types themselves.
-    if name == "person_kind" and isinstance(value, str):
-        return PersonKind(value.strip())
-    if name == "gender" and isinstance(value, str) and not isinstance(value, Gender):
-        return Gender.parse(value)
-    if name == "headcount" and isinstance(value, str):
-        return Headcount.parse(value)
-    if name == "headcount" and isinstance(value, int) and not isinstance(value, bool):
-        return Headcount.of(value)
-    if name == "work_places":
-        if isinstance(value, str):
-            return parse_work_places(value)
-        if isinstance(value, Iterable):
-            return tuple(dict.fromkeys(work_place(item) for item in value))
-    if name == "rank_classes" and isinstance(value, str):
-        return RankClass.parse_set(value)
-    if name == "period" and isinstance(value, tuple) and len(value) == 2:
-        return ValidityPeriod(value[0], value[1])
-    return value
-
-
-_EXPECTED_TYPES: Final[Mapping[str, type | tuple[type, ...]]] = {
-    "person_kind": PersonKind,
-    "gender": Gender,
-    "headcount": Headcount,
-    "work_places": tuple,
-    "rank_classes": tuple,
-    "period": ValidityPeriod,
-    "disability_eligible": (bool, type(None)),
-    "indigenous_eligible": (bool, type(None)),
-    "indigenous_area": (bool, type(None)),
-    "training": (bool, type(None)),
-    "transfer": (bool, type(None)),
-}
-
-
-def apply_changes(vacancy: Vacancy, changes: Mapping[str, object]) -> Vacancy:
-    """``vacancy`` with ``changes`` (field name → new value) applied, values coerced and type-checked."""
-    values: dict[str, Any] = {}
-    for name, raw in changes.items():
-        if name not in _FIELD_NAMES:
-            raise VacancyFieldError(f"no field {name!r}", field=name, field_en=name)
-        zh, en = FIELD_LABELS.get(name, (name, name))
-        if name in _NOT_CHANGEABLE:
-            raise FieldReadOnlyError(f"{name} cannot be changed", field=zh, field_en=en)
-        value = _coerce(name, raw)
-        expected = _EXPECTED_TYPES.get(name, str)
-        if not isinstance(value, expected):
-            raise VacancyFieldError(f"{name}: unexpected {type(value).__name__}", field=zh, field_en=en)
-        values[name] = value
-    return dataclasses.replace(vacancy, **values)
-
-
-def created_record(vacancy: Vacancy, who: str, when: dt.datetime) -> AuditRecord:
-    return created_record_of(vacancy.work_id, who, when)
-
-
-def created_record_of(work_id: str, who: str, when: dt.datetime) -> AuditRecord:
-    return AuditRecord(work_id, who, when, CREATED, "", work_id)
-
-
-def withdrawn_record(vacancy: Vacancy, who: str, when: dt.datetime) -> AuditRecord:
-    return AuditRecord(vacancy.work_id, who, when, WITHDRAWN, "", when.isoformat())
-
-
-def aware(at: dt.datetime) -> dt.datetime:
-    return at if at.tzinfo else at.replace(tzinfo=TAIPEI)
 
 
 # --------------------------------------------------------------------------- memory backend
@@ -447,30 +385,7 @@ class MemoryVacancyRepository:
         logger.info("vacancy %s withdrawn by %s", work_id, actor.principal_id)
         return stored
 
-    def online(
-        self,
-        at: dt.datetime | dt.date,
-        *,
-        county: CountyFilter | None = None,
-        person_kind: KindFilter | None = None,
-        agency_code: str | None = None,
-        keyword: str | None = None,
-        type_: TypeFilter | None = None,
-        sort: str = "date_from_desc",
-        page: int = 1,
-        per_page: int = 15,
-    ) -> Page:
-        query = OnlineQuery.build(
-            at,
-            county=county,
-            person_kind=person_kind,
-            agency_code=agency_code,
-            keyword=keyword,
-            type_=type_,
-            sort=sort,
-            page=page,
-            per_page=per_page,
-        )
+    def online(self, query: OnlineQuery) -> Page:
         with self._lock:
             found = [v for v in self._vacancies.values() if query.matches(v)]
         key, descending = query.sort_key()
@@ -495,30 +410,6 @@ class MemoryVacancyRepository:
 
     def __len__(self) -> int:
         return len(self._vacancies)
-
-
-def prepare_update(
-    current: Vacancy,
-    actor: VacancyActor,
-    changes: Mapping[str, object],
-    expected_revision: int | None,
-    check: UpdateCheck | None,
-) -> Vacancy:
-    check_owner(current, actor)
-    if current.withdrawn_at is not None:
-        raise VacancyWithdrawnError(work_id=current.work_id)
-    if expected_revision is not None and expected_revision != current.revision:
-        raise VacancyConflictError(f"expected revision {expected_revision}, stored {current.revision}")
-    proposed = apply_changes(current, changes)
-    return check(current, proposed) if check is not None else proposed
-
-
-def prepare_withdraw(current: Vacancy, actor: VacancyActor, expected_revision: int | None) -> None:
-    check_owner(current, actor)
-    if current.withdrawn_at is not None:
-        raise VacancyWithdrawnError(work_id=current.work_id)
-    if expected_revision is not None and expected_revision != current.revision:
-        raise VacancyConflictError(f"expected revision {expected_revision}, stored {current.revision}")
 
 
 def _conforms(repository: MemoryVacancyRepository) -> VacancyRepository:

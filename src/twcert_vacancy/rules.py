@@ -29,6 +29,7 @@ from .errors import (
     FieldRequiredError,
     FieldTooLongError,
     HeadcountError,
+    HeadcountFormatError,
     PeriodEndedError,
     PeriodOrderError,
     PeriodTooLongError,
@@ -312,6 +313,13 @@ class VacancyRules:
 
 def _headcount_problems(headcount: Headcount) -> list[VacancyFieldError]:
     labels = _label("headcount")
+    # The model's reading of the text, for values not made by Headcount.parse (an empty text is
+    # already reported as a required field).
+    problem = Headcount.problem_of(headcount.raw)
+    if problem == "format":
+        return [HeadcountFormatError(f"not a headcount: {headcount.raw[:20]!r}", **labels)]
+    if problem == "zero":
+        return [HeadcountError(f"no opening in {headcount.raw[:20]!r}", **labels)]
     if headcount.regular is not None and headcount.regular < 1:
         return [HeadcountError(f"regular={headcount.regular}", **labels)]
     if headcount.reserve is not None and headcount.reserve < 0:

@@ -20,7 +20,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import os
 import sqlite3
+import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final
 
@@ -47,23 +49,8 @@ from ._sqlrows import (
     TEXT_FIELDS as _TEXT_FIELDS,
 )
 from .audit import changes_between, logger
-from .errors import VacancyExistsError, VacancyNotFoundError, VacancyStorageError
-from .model import (
-    AuditRecord,
-    Vacancy,
-    VacancyActor,
-    taipei_date,
-)
-from .repository import (
-    CountyFilter,
-    ImportReport,
-    KindFilter,
-    OnlineQuery,
-    Page,
-    TypeFilter,
+from .changes import (
     UpdateCheck,
-    VacancyRepository,
-    aware,
     check_may_add,
     check_may_add_agency,
     created_record,
@@ -72,15 +59,27 @@ from .repository import (
     prepare_withdraw,
     withdrawn_record,
 )
+from .errors import (
+    VacancyDatabaseMissingError,
+    VacancyExistsError,
+    VacancyExtraMissingError,
+    VacancyNotFoundError,
+    VacancyStorageError,
+)
+from .model import AuditRecord, Vacancy, VacancyActor, aware, taipei_date
+from .repository import ImportReport, OnlineQuery, Page, VacancyRepository
 
 __all__ = ["DEFAULT_SQLITE_MMAP_BYTES", "DEFAULT_URL", "SqlVacancyRepository"]
 
 #: ``PRAGMA mmap_size`` of SQLite repositories unless told otherwise.
 DEFAULT_SQLITE_MMAP_BYTES: Final = 256 << 20
-#: Where the repository lives when no URL is given: a SQLite file in the working directory.
+#: Where the repository lives when no URL is given: a SQLite file in the working directory (the
+#: library's default; the ``twcert vacancy`` commands always ask for ``--db``).
 DEFAULT_URL: Final = "sqlite:///twcert-vacancy.sqlite3"
 
 _BATCH = 2000
+# Drivers an extra of the distribution installs.
+_DRIVER_EXTRAS: Final = {"psycopg": "postgres", "psycopg_binary": "postgres"}
 _COPY_FROM = 50  # rows: below this an INSERT is as quick and keeps SQLAlchemy's error handling
 _RETRIES = 8
 _AUDIT_COLUMNS: Final = ("work_id", "who", "at", "field", "old", "new")
@@ -229,6 +228,13 @@ class SqlVacancyRepository:
             self.engine = engine or sa.create_engine(url or DEFAULT_URL, hide_parameters=True, future=True)
         except (exc.ArgumentError, exc.NoSuchModuleError, ValueError) as error:
             raise VacancyStorageError(f"bad database URL: {type(error).__name__}") from error
+        except ModuleNotFoundError as error:  # the URL's driver is not installed
+            driver = (error.name or "?").partition(".")[0]
+            if driver in _DRIVER_EXTRAS:
+                raise VacancyExtraMissingError(
+                    f"driver {driver} missing", module=driver, extra=_DRIVER_EXTRAS[driver]
+                ) from error
+            raise VacancyStorageError(f"the database driver {driver} is not installed") from error
         if self.engine.dialect.name == "sqlite":
             _sqlite_setup(self.engine, sqlite_mmap_bytes)
         self._writer = self.engine.execution_options(twcert_write=True)
@@ -243,6 +249,41 @@ class SqlVacancyRepository:
         if create:
             with self._storage_errors():
                 create_tables(self._writer, self.metadata)
+
+    @classmethod
+    def existing(
+        cls, url: str, *, schema: str | None = None, prefix: str = "", **options: Any
+    ) -> SqlVacancyRepository:
+        """Open a repository that must already be there (for tools that only read it): a SQLite
+        file is never created, nor are tables.
+
+        :raises ~twcert_vacancy.errors.VacancyDatabaseMissingError: no such file, or no tables.
+        """
+        try:
+            parsed = sa.engine.make_url(url)
+        except exc.ArgumentError as error:
+            raise VacancyStorageError(f"bad database URL: {type(error).__name__}") from error
+        shown = parsed.render_as_string(hide_password=True)
+        table = f"{prefix}vacancies"
+        if parsed.get_backend_name() == "sqlite":
+            # Looked at read-only first: opening it as a repository would turn any file into a
+            # database in WAL mode, and an absent one into an empty file.
+            database = parsed.database or ""
+            if database in ("", ":memory:") or database.startswith("file:") or not os.path.isfile(database):
+                raise VacancyDatabaseMissingError(f"no SQLite file {database!r}", database=shown)
+            if not _sqlite_has_table(database, table):
+                raise VacancyDatabaseMissingError(f"no table {table}", database=shown)
+        repository = cls(url, schema=schema, prefix=prefix, create=False, **options)
+        try:
+            with repository._read() as connection:
+                found = sa.inspect(connection).has_table(repository.vacancies.name, schema=schema)
+        except BaseException:
+            repository.close()
+            raise
+        if not found:
+            repository.close()
+            raise VacancyDatabaseMissingError(f"no table {repository.vacancies.name}", database=shown)
+        return repository
 
     # ------------------------------------------------------------------ plumbing
 
@@ -611,30 +652,7 @@ class SqlVacancyRepository:
             )
         return [self._vacancy(row) for row in rows]
 
-    def online(
-        self,
-        at: dt.datetime | dt.date,
-        *,
-        county: CountyFilter | None = None,
-        person_kind: KindFilter | None = None,
-        agency_code: str | None = None,
-        keyword: str | None = None,
-        type_: TypeFilter | None = None,
-        sort: str = "date_from_desc",
-        page: int = 1,
-        per_page: int = 15,
-    ) -> Page:
-        query = OnlineQuery.build(
-            at,
-            county=county,
-            person_kind=person_kind,
-            agency_code=agency_code,
-            keyword=keyword,
-            type_=type_,
-            sort=sort,
-            page=page,
-            per_page=per_page,
-        )
+    def online(self, query: OnlineQuery) -> Page:
         with self._read() as connection:
             longest = connection.execute(sa.select(sa.func.max(self.vacancies.c.span_days))).scalar()
             if longest is None:
@@ -676,7 +694,7 @@ class SqlVacancyRepository:
             conditions.append(c.dgpa_code == query.county.dgpa_code)
         if query.person_kind is not None:
             conditions.append(c.person_kind == query.person_kind.value)
-        needs_vacancy = query.agency_code is not None or query.keyword is not None or bool(query.types)
+        needs_vacancy = query.agency_code is not None or query.keyword is not None or bool(query.rank_classes)
         if needs_vacancy and source is not v:
             conditions.append(v.c.work_id == c.work_id)
         if query.agency_code is not None:
@@ -688,8 +706,10 @@ class SqlVacancyRepository:
                     v.c.agency_name.icontains(query.keyword, autoescape=True),
                 )
             )
-        if query.types:
-            conditions.append(sa.or_(*(v.c.rank_classes.contains(f",{t.value},") for t in query.types)))
+        if query.rank_classes:
+            conditions.append(
+                sa.or_(*(v.c.rank_classes.contains(f",{t.value},") for t in query.rank_classes))
+            )
         column = c.date_from if query.sort.startswith("date_from") else c.date_to
         order = (
             (column.desc(), c.work_id.desc())
@@ -711,6 +731,19 @@ class SqlVacancyRepository:
             return int(
                 connection.execute(sa.select(sa.func.count()).select_from(self.vacancies)).scalar_one()
             )
+
+
+def _sqlite_has_table(path: str, table: str) -> bool:
+    """Whether the SQLite file has ``table``, read without changing the file (not a database: no)."""
+    uri = "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=ro"
+    try:
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as connection:
+            found = connection.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+            ).fetchone()
+    except sqlite3.DatabaseError:
+        return False
+    return found is not None
 
 
 def _conforms(repository: SqlVacancyRepository) -> VacancyRepository:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +23,9 @@ def test_inspect_bundled_json_classifies_real_cas(capsys: pytest.CaptureFixture[
         assert (record["family"], record["generation"]) == (family.value, generation)
         assert record["not_before"].startswith(not_before) and record["not_after"].startswith(not_after)
     assert by_file["moica-g1-intermediate-expired-2023.pem"]["state"] == "expired"
-    assert by_file["moica-g2-intermediate.pem"]["state"] == "valid"
+    # Only the dates were checked, and the state says so.
+    assert by_file["moica-g2-intermediate.pem"]["state"] == "dates ok (not validated)"
+    assert not any(r["validated"] for r in records)
 
 
 def test_inspect_real_ca_files_table(real_ca_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -71,3 +74,216 @@ def test_console_script_runs() -> None:
     )
     assert result.returncode == 0 and "MOICA" in result.stdout
     assert "Traceback" not in result.stderr
+
+
+# --------------------------------------------------------------------------- inspect --validate
+
+AT = "2026-06-01T09:00:00+00:00"  # the fixture PKI's clock (manifest "now")
+CURRENT_CRLS = (
+    "MOICA1-complete",
+    "MOICA2-complete",
+    "MOICA3-complete",
+    "MOICA_EXPIRED-complete",
+    "GCA-complete",
+    "GTESTCA-complete",
+    "MOEACA-complete",
+    "XCA-complete",
+    "GRCA1-arl",
+    "GRCA2-arl",
+    "GRCA3-arl",
+)
+
+
+def _genuine_cas(fixture_set, *, leave_out: str = "") -> list[str]:  # type: ignore[no-untyped-def]
+    """--ca for every CA of the fixture PKI but the rogue chain (which copies MOICA's names)."""
+    names = sorted(p for p in (fixture_set.directory / "ca").glob("*.pem") if not p.name.endswith(".key.pem"))
+    chosen = [p for p in names if "ROGUE" not in p.name and p.name != leave_out]
+    return [arg for path in chosen for arg in ("--ca", str(path))]
+
+
+def _crls(fixture_set, names: tuple[str, ...] = CURRENT_CRLS) -> list[str]:  # type: ignore[no-untyped-def]
+    return [arg for name in names for arg in ("--crl", str(fixture_set.directory / "crl" / f"{name}.crl"))]
+
+
+def _ee(fixture_set, *names: str) -> list[str]:  # type: ignore[no-untyped-def]
+    return [str(fixture_set.directory / "ee" / f"{name}.pem") for name in names]
+
+
+DISHONEST = ("citizen-revoked", "citizen-rogue-ca", "citizen-bad-signature", "citizen-test-policy")
+
+
+def test_inspect_without_validate_never_says_valid(fixture_set, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    assert main(["inspect", "--json", "--at", AT, *_ee(fixture_set, *DISHONEST)]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert [r["state"] for r in records] == ["dates ok (not validated)"] * len(DISHONEST)
+    assert main(["inspect", "--at", AT, *_ee(fixture_set, "citizen-revoked")]) == 0
+    table = capsys.readouterr().out
+    assert "dates ok (not validated)" in table and re.search(r"\bvalid\b", table) is None
+
+
+def test_inspect_validate_decides_as_the_manifest_says(
+    fixture_set, capsys: pytest.CaptureFixture[str]
+) -> None:  # type: ignore[no-untyped-def]
+    certificates = fixture_set.manifest["certificates"]
+    names = sorted(certificates)
+    code = main(
+        [
+            "inspect",
+            "--json",
+            "--validate",
+            "--at",
+            AT,
+            *_genuine_cas(fixture_set),
+            *_crls(fixture_set),
+            *_ee(fixture_set, *names),
+        ]
+    )
+    assert code == 1  # some were refused
+    records = json.loads(capsys.readouterr().out)
+    assert len(records) == len(names)
+    for name, record in zip(names, records, strict=True):
+        expected = certificates[name]["expect"]
+        assert record["validated"] is True, name
+        if expected == "ok":
+            assert (record["state"], record["error_code"]) == ("valid", None), name
+            assert record["revocation"].startswith("good (CRL of 2026-"), name
+        else:
+            assert (record["state"], record["error_code"]) == (f"invalid ({expected})", expected), name
+            assert record["error"], name
+
+
+def test_inspect_validate_table_and_exit_status(fixture_set, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    args = ["inspect", "--validate", "--at", AT, *_genuine_cas(fixture_set), *_crls(fixture_set)]
+    assert main([*args, *_ee(fixture_set, "citizen-wang", "agency-dgpa")]) == 0  # all valid
+    rows = capsys.readouterr().out.splitlines()[1:]
+    assert [row.split("2030-01-01")[-1].strip() for row in rows] == ["valid", "valid"]
+    assert main([*args, *_ee(fixture_set, "citizen-wang", "citizen-revoked", "citizen-rogue-ca")]) == 1
+    rows = capsys.readouterr().out.splitlines()[1:]
+    assert [row.split("2030-01-01")[-1].strip() for row in rows] == [
+        "valid",
+        "invalid (CERT_REVOKED)",
+        "invalid (CERT_UNTRUSTED)",
+    ]
+
+
+def test_inspect_validate_needs_the_crls_and_downloads_nothing(
+    fixture_set, capsys: pytest.CaptureFixture[str]
+) -> None:  # type: ignore[no-untyped-def]
+    # No CRL given: revocation is unknown, which a login refuses (the URLs are never fetched).
+    code = main(
+        [
+            "inspect",
+            "--json",
+            "--validate",
+            "--at",
+            AT,
+            *_genuine_cas(fixture_set),
+            *_ee(fixture_set, "citizen-wang"),
+        ]
+    )
+    assert code == 1
+    assert json.loads(capsys.readouterr().out)[0]["error_code"] == "REVOCATION_UNKNOWN"
+    # The holder's CRL but not GRCA's ARL: the issuing CA itself cannot be checked.
+    code = main(
+        [
+            "inspect",
+            "--json",
+            "--validate",
+            "--at",
+            AT,
+            *_genuine_cas(fixture_set),
+            *_crls(fixture_set, ("MOICA2-complete",)),
+            *_ee(fixture_set, "citizen-wang"),
+        ]
+    )
+    assert code == 1
+    assert json.loads(capsys.readouterr().out)[0]["error_code"] == "REVOCATION_UNKNOWN"
+
+
+def test_inspect_validate_reads_pem_crls(
+    fixture_set, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:  # type: ignore[no-untyped-def]
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    pem_args = []
+    for name in ("MOICA2-complete", "GRCA2-arl"):
+        der = (fixture_set.directory / "crl" / f"{name}.crl").read_bytes()
+        path = tmp_path / f"{name}.pem"
+        path.write_bytes(x509.load_der_x509_crl(der).public_bytes(serialization.Encoding.PEM))
+        pem_args += ["--crl", str(path)]
+    code = main(
+        [
+            "inspect",
+            "--json",
+            "--validate",
+            "--at",
+            AT,
+            *_genuine_cas(fixture_set),
+            *pem_args,
+            *_ee(fixture_set, "citizen-revoked"),
+        ]
+    )
+    assert code == 1
+    assert json.loads(capsys.readouterr().out)[0]["error_code"] == "CERT_REVOKED"
+
+
+def test_inspect_validate_refuses_crl_files_it_cannot_use(
+    fixture_set, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:  # type: ignore[no-untyped-def]
+    junk = tmp_path / "junk.crl"
+    junk.write_bytes(b"not a CRL")
+    untrusted = fixture_set.directory / "crl" / "MOICA2-complete.crl"
+    moica2_missing = _genuine_cas(fixture_set, leave_out="MOICA2.pem")
+    for crl, cas in (
+        (junk, _genuine_cas(fixture_set)),
+        (tmp_path / "absent.crl", _genuine_cas(fixture_set)),
+        (untrusted, moica2_missing),
+    ):
+        code = main(
+            ["inspect", "--validate", "--at", AT, *cas, "--crl", str(crl), *_ee(fixture_set, "citizen-wang")]
+        )
+        captured = capsys.readouterr()
+        assert code == 2 and captured.out == ""
+        assert (
+            captured.err.count("\n") == 1
+            and "REVOCATION_DATA_INVALID" in captured.err
+            and str(crl.name) in captured.err
+        )
+
+
+def test_crl_files_without_validate_are_refused(fixture_set, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    code = main(
+        [
+            "inspect",
+            "--at",
+            AT,
+            *_crls(fixture_set, ("MOICA2-complete",)),
+            *_ee(fixture_set, "citizen-revoked"),
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == "" and "--validate" in captured.err
+
+
+def test_inspect_validate_leaves_ca_certificates_at_their_dates(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["inspect", "--bundled", "--validate", "--json", "--at", "2026-11-26"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert {r["state"] for r in records} == {"dates ok (not validated)", "expired"}
+    assert not any(r["validated"] for r in records)
+
+
+def test_verbose_names_every_field_right(fixture_set, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    assert main(["inspect", "-v", "--at", AT, *_ee(fixture_set, "agency-dgpa")]) == 0
+    details = [line for line in capsys.readouterr().out.splitlines() if line.startswith("    ")]
+    labels = {line.split(":", 1)[0].strip() for line in details}
+    assert labels == {
+        "subject_serial",
+        "agency_oid",
+        "serial_number",
+        "sha256",
+        "policy",
+        "crl_url",
+        "ocsp_url",
+        "ca_issuers_url",
+    }

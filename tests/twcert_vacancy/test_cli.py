@@ -1,8 +1,16 @@
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import io
 import json
+import os
+import pty
+import struct
 import subprocess
 import sys
+import termios
+import threading
 from pathlib import Path
 
 import pytest
@@ -184,3 +192,175 @@ def test_export_formats(capsys: pytest.CaptureFixture[str], feed: Path, db: str,
 def test_vacancy_without_action_shows_usage(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = _run(capsys, "vacancy")
     assert code == 2 and "import" in err and "online" in err and "export" in err
+
+
+# --------------------------------------------------------------------------- databases
+
+# Runs the twcert command with some packages refused by the import system, as on a machine
+# where they are not installed: argv[1] is the comma-separated list, the rest the arguments.
+BLOCKING_RUNNER = """
+import importlib.abc, sys
+blocked = set(sys.argv[1].split(","))
+class Refuse(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in blocked:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+sys.meta_path.insert(0, Refuse())
+from twcert.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def _blocked(blocked: str, *argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", BLOCKING_RUNNER, blocked, *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+    )
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["vacancy", "online", "--at", "1150805"],
+        ["vacancy", "export", "--format", "atom"],
+        ["vacancy", "import", "feed.xml"],
+    ],
+)
+def test_no_command_makes_up_a_database(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv: list[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "feed.xml").write_bytes(QUIRKS)
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2 and "--db" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == [tmp_path / "feed.xml"]  # no twcert-vacancy.sqlite3
+
+
+@pytest.mark.parametrize("action", [["online"], ["export", "--format", "jsonld"]])
+def test_reading_commands_refuse_a_database_that_is_not_there(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, action: list[str]
+) -> None:
+    missing = tmp_path / "typo.sqlite3"
+    code, out, err = _run(capsys, "vacancy", *action, "--at", "1150805", "--db", f"sqlite:///{missing}")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "VACANCY_DATABASE_MISSING" in err and str(missing) in err
+    assert not missing.exists()
+    empty = tmp_path / "empty.sqlite3"
+    empty.touch()  # a file, but not a vacancy database
+    code, _, err = _run(capsys, "vacancy", *action, "--at", "1150805", "--db", f"sqlite:///{empty}")
+    assert code == 2 and "VACANCY_DATABASE_MISSING" in err
+    assert empty.stat().st_size == 0  # and no tables were made in it
+
+
+def test_without_sqlalchemy_the_commands_name_the_extra(tmp_path: Path) -> None:
+    (tmp_path / "feed.xml").write_bytes(QUIRKS)
+    db = f"sqlite:///{tmp_path / 'v.sqlite3'}"
+    for argv in (["vacancy", "import", "feed.xml", "--db", db], ["vacancy", "online", "--db", db]):
+        result = _blocked("sqlalchemy", *argv, cwd=tmp_path)
+        assert result.returncode == 1, result.stderr
+        assert "VACANCY_EXTRA_MISSING" in result.stderr and "pip install 'twcert[vacancy]'" in result.stderr
+        assert "Traceback" not in result.stderr and "invalid choice" not in result.stderr
+    assert not (tmp_path / "v.sqlite3").exists()
+
+
+def test_without_phonenumbers_the_vacancy_command_names_the_extra(tmp_path: Path) -> None:
+    result = _blocked("phonenumbers", "vacancy", "online", "--db", "sqlite:///v.sqlite3", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "twcert vacancy: phonenumbers is not installed; install it with: pip install 'twcert[vacancy]'"
+    )
+
+
+def test_without_psycopg_a_postgresql_url_names_the_extra(
+    capsys: pytest.CaptureFixture[str], feed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # "import psycopg" now fails as if absent
+    code, _, err = _run(
+        capsys, "vacancy", "import", str(feed), "--db", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    )
+    assert code == 1 and err.count("\n") == 1
+    assert "VACANCY_EXTRA_MISSING" in err and "pip install 'twcert[postgres]'" in err
+
+
+# --------------------------------------------------------------------------- progress
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("mode", ["--parallel", "--no-parallel"])
+def test_import_shows_progress_on_a_terminal(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, mode: str
+) -> None:
+    path = tmp_path / "big.xml"
+    path.write_text(
+        "<ROOT>" + "".join(_good(n) for n in range(1, 2001)) + "</ROOT>", encoding="utf-8"
+    )  # 800 KB: several reads
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["vacancy", "import", str(path), "--db", f"sqlite:///{tmp_path / 'p.sqlite3'}", mode]) == 0
+    shown = terminal.getvalue()
+    assert "importing big.xml" in shown and "792k" in shown and ",000 rows" in shown and "\r" in shown
+    assert "2000 rows (announced -): 2000 added" in capsys.readouterr().out
+
+
+def test_quiet_or_not_a_terminal_means_no_progress(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, feed: Path, db: str
+) -> None:
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["vacancy", "import", str(feed), "--db", db, "--quiet"]) == 0
+    assert main(["vacancy", "export", "--format", "jsonld", "--at", "1150805", "--db", db, "-q"]) == 0
+    assert terminal.getvalue() == ""
+    monkeypatch.undo()
+    code, _, err = _run(capsys, "vacancy", "import", str(feed), "--db", db)  # stderr is captured: no tty
+    assert code == 0 and err == ""
+
+
+def test_export_shows_progress_on_a_terminal(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, feed: Path, db: str, tmp_path: Path
+) -> None:
+    _run(capsys, "vacancy", "import", str(feed), "--db", db)
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    out = tmp_path / "out.jsonld"
+    assert (
+        main(["vacancy", "export", "--format", "jsonld", "--at", "1150805", "--db", db, "--out", str(out)])
+        == 0
+    )
+    assert "reading vacancies" in terminal.getvalue() and "2/2" in terminal.getvalue()
+
+
+def test_the_console_script_draws_progress_on_a_real_terminal(feed: Path, db: str) -> None:
+    leader, follower = pty.openpty()
+    # A terminal of 24 rows and 100 columns (a new pseudo-terminal has no size, so no room to draw).
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    drawn = bytearray()
+
+    def read_terminal() -> None:  # while the command runs: Linux drops what is unread at its exit
+        with contextlib.suppress(OSError):  # EIO once the command has closed the terminal
+            while chunk := os.read(leader, 4096):
+                drawn.extend(chunk)
+
+    reader = threading.Thread(target=read_terminal)
+    reader.start()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "twcert.cli", "vacancy", "import", str(feed), "--db", db],
+            stdout=subprocess.PIPE,
+            stderr=follower,
+        )
+        os.close(follower)
+        out, _ = process.communicate(timeout=120)
+        reader.join(30)
+    finally:
+        os.close(leader)
+    assert process.returncode == 0 and b"5 added" in out
+    assert b"importing feed.xml" in drawn

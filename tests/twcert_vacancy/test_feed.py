@@ -282,6 +282,8 @@ BAD_ROWS = [
     ("TYPE", {"TYPE": "特任"}),
     ("TITLE", {"TITLE": ""}),
     ("NUMBER_OF", {"NUMBER_OF": ""}),
+    ("NUMBER_OF", {"NUMBER_OF": "abc"}),
+    ("NUMBER_OF", {"NUMBER_OF": "-3"}),
 ]
 
 
@@ -321,6 +323,28 @@ def test_bad_rows_are_reported_and_the_rest_load() -> None:
     assert duplicate.row == 2 + 2 * len(BAD_ROWS) and "repeated" in duplicate.reason
     assert markup.field == "TITLE"
     assert all(p.code.startswith("VACANCY_") for p in problems)
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("abc", "VACANCY_HEADCOUNT_FORMAT"),
+        ("-3", "VACANCY_HEADCOUNT_INVALID"),
+        ("0", "VACANCY_HEADCOUNT_INVALID"),
+    ],
+)
+def test_a_headcount_the_model_refuses_is_a_row_problem(text: str, code: str) -> None:
+    snapshot = read_dgpa_xml(
+        f"<ROOT>{_good(1, NUMBER_OF=text)}{_good(2, NUMBER_OF='正1備5')}</ROOT>".encode()
+    )
+    assert [v.headcount for v in snapshot.vacancies] == [Headcount(1, 5, "正1備5")]
+    assert [(p.row, p.field, p.code) for p in snapshot.problems] == [(1, "NUMBER_OF", code)]
+
+
+def test_a_stored_headcount_the_model_now_refuses_is_still_exported() -> None:
+    vacancy = read_dgpa_xml(f"<ROOT>{_good(1)}</ROOT>".encode()).vacancies[0]
+    old = dataclasses.replace(vacancy, headcount=Headcount(None, None, "abc"))  # as read from storage
+    assert b"<NUMBER_OF>abc</NUMBER_OF>" in write_dgpa_xml([old], None)
 
 
 def test_bad_announce_date_is_a_problem_not_a_failure() -> None:

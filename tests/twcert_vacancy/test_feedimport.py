@@ -16,6 +16,7 @@ from twcert_vacancy import (
     Actor,
     ImportReport,
     MemoryVacancyRepository,
+    OnlineQuery,
     RocDate,
     SqlVacancyRepository,
     Vacancy,
@@ -47,7 +48,9 @@ MIXED = _feed([_good(n) for n in range(1, 40)] + [_good(40, DATE_TO="1149999"), 
 
 
 def _contents(repository: Any) -> list[Vacancy]:
-    return sorted(repository.online(dt.date(2025, 3, 5), per_page=100).items, key=lambda v: v.work_id)
+    return sorted(
+        repository.online(OnlineQuery(dt.date(2025, 3, 5), per_page=100)).items, key=lambda v: v.work_id
+    )
 
 
 def _sql(url: str, schema: str | None = None) -> SqlVacancyRepository:
@@ -204,3 +207,20 @@ def test_when_the_import_fails_first_the_worker_is_stopped(tmp_path: Path, start
     assert [p for p in multiprocessing.active_children() if p.name == "twcert-vacancy-feed-reader"] == []
     assert len(repository) == 0
     repository.close()
+
+
+@pytest.mark.parametrize(("backend", "parallel"), [("memory", False), ("sqlite", False), ("sqlite", True)])
+def test_progress_follows_the_file(tmp_path: Path, backend: str, parallel: bool) -> None:
+    rows = 2500  # about 1 MB: many reads of the file, and three batches for a worker
+    feed = _feed([_good(n) for n in range(1, rows + 1)])
+    repository: Any = (
+        MemoryVacancyRepository() if backend == "memory" else _sql(f"sqlite:///{tmp_path / 'p.sqlite3'}")
+    )
+    seen: list[tuple[int, int]] = []
+    done = import_feed(
+        repository, feed, SYSTEM, at=AT, parallel=parallel, progress=lambda r, b: seen.append((r, b))
+    )
+    assert done.report.added == rows
+    assert len(seen) >= 3  # it moves while the import runs, not only at the end
+    assert seen == sorted(seen) and seen[0][1] < len(feed)  # forward only, from the start
+    assert seen[-1] == (rows, len(feed))  # and ends on the whole file

@@ -8,7 +8,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from twcert_vacancy import Gender, Headcount, PersonKind, RankClass, VacancyStatus, ValidityPeriod
-from twcert_vacancy.errors import GenderError, HeadcountTextError, PeriodOrderError, RankClassError
+from twcert_vacancy.errors import (
+    FieldRequiredError,
+    GenderError,
+    HeadcountError,
+    HeadcountFormatError,
+    HeadcountTextError,
+    PeriodOrderError,
+    RankClassError,
+    VacancyFieldError,
+)
 from twcert_vacancy.model import KNOWN_PERSON_KINDS, taipei_date
 
 from .conftest import make_vacancy
@@ -31,6 +40,11 @@ UTC = dt.UTC
         ("一名", 1, None),
         ("十二名", 12, None),
         ("二十名", 20, None),
+        ("正1備5", 1, 5),  # the feed's short form
+        ("正取若干名，備取2名", None, 2),
+        ("若干", None, None),
+        ("1~3名", None, None),
+        ("1名（身心障礙者）", 1, None),
     ],
 )
 def test_headcount_reads_the_feed_texts_and_keeps_them(
@@ -51,16 +65,60 @@ def test_headcount_bytes() -> None:
         Headcount.parse(b"\xff\xfe")
 
 
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("abc", HeadcountFormatError),
+        ("詳見簡章", HeadcountFormatError),
+        ("1名abc", HeadcountFormatError),
+        ("2-1", HeadcountFormatError),
+        ("二二名", HeadcountFormatError),
+        ("正取1名正取2名", HeadcountFormatError),
+        ("1234567", HeadcountFormatError),
+        ("-3", HeadcountError),
+        ("0", HeadcountError),
+        ("0名", HeadcountError),
+        ("正取0名，備取1名", HeadcountError),
+        ("備取2名", HeadcountError),  # reserves but no opening
+        ("0-2", HeadcountError),
+        ("", FieldRequiredError),
+        ("  ", FieldRequiredError),
+    ],
+)
+def test_headcount_refuses_anything_else_naming_the_field(text: str, error: type[VacancyFieldError]) -> None:
+    with pytest.raises(error) as info:
+        Headcount.parse(text)
+    assert type(info.value) is error
+    assert info.value.field == "名額" and "「名額」" in info.value.message
+    assert "headcount" in info.value.message_english
+
+
+def test_headcount_of_a_number() -> None:
+    assert Headcount.of(3, 0) == Headcount(3, 0, "3")
+    for regular, reserve in ((0, None), (-3, None), (1, -1), (True, None)):
+        with pytest.raises(HeadcountError):
+            Headcount.of(regular, reserve)
+    with pytest.raises(HeadcountError):
+        Headcount.parse("2", reserve=-1)
+
+
 @settings(deadline=None)  # timing-free: the machine is shared
 @given(st.one_of(st.binary(max_size=60), st.text(max_size=60)))
 def test_headcount_never_raises_anything_else(value: bytes | str) -> None:
+    refused: VacancyFieldError | None = None
     try:
         headcount = Headcount.parse(value)
     except HeadcountTextError:
         assert isinstance(value, bytes)
         return
+    except (HeadcountError, HeadcountFormatError, FieldRequiredError) as exc:
+        refused = exc
+    if refused is not None:
+        assert refused.field == "名額"  # catalogued, naming the field
+        return
     if isinstance(value, str):
-        assert headcount.raw == value  # free text is kept verbatim
+        assert headcount.raw == value  # the text is kept verbatim
+    assert headcount.regular is None or headcount.regular >= 1
 
 
 def test_person_kind_known_and_pass_through() -> None:

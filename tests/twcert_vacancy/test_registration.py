@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from twcert_vacancy import Actor, VacancyStatus, ValidityPeriod, register_vacancy
+from twcert_vacancy import Actor, OnlineQuery, VacancyStatus, ValidityPeriod, register_vacancy
 from twcert_vacancy.errors import VacancyInvalidError, VacancyNotOwnerError
 
 from .conftest import make_vacancy
@@ -18,7 +18,7 @@ def test_register_publishes_during_the_window(repository: Any, owner: Actor) -> 
     checked = register_vacancy(repository, make_vacancy(), owner, at=AT)
     assert checked.warnings == () and checked.vacancy.revision == 1
     assert repository.get("1140300001").status(AT) is VacancyStatus.PUBLISHED
-    assert [v.work_id for v in repository.online(AT).items] == ["1140300001"]
+    assert [v.work_id for v in repository.online(OnlineQuery(AT)).items] == ["1140300001"]
     assert [v.work_id for v in repository.for_agency(owner.agency_code, AT)] == ["1140300001"]
 
 
@@ -36,4 +36,4 @@ def test_register_refuses_invalid_and_foreign_vacancies(
         register_vacancy(repository, make_vacancy(title="", filler_phone="1"), owner, at=AT)
     with pytest.raises(VacancyNotOwnerError):
         register_vacancy(repository, make_vacancy(), stranger, at=AT)
-    assert repository.online(AT).total == 0
+    assert repository.online(OnlineQuery(AT)).total == 0

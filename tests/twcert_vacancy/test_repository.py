@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import inspect
 import multiprocessing
 import random
 import threading
@@ -16,10 +17,13 @@ import sqlalchemy as sa
 from twcert_vacancy import (
     Actor,
     Headcount,
+    MemoryVacancyRepository,
+    OnlineQuery,
     PersonKind,
     RankClass,
     SqlVacancyRepository,
     Vacancy,
+    VacancyRepository,
     VacancyRules,
     VacancyStatus,
     ValidityPeriod,
@@ -27,7 +31,9 @@ from twcert_vacancy import (
 )
 from twcert_vacancy.errors import (
     FieldReadOnlyError,
+    RankClassError,
     VacancyConflictError,
+    VacancyDatabaseMissingError,
     VacancyExistsError,
     VacancyFieldError,
     VacancyInvalidError,
@@ -38,7 +44,6 @@ from twcert_vacancy.errors import (
     VacancyWithdrawnError,
     WorkPlaceError,
 )
-from twcert_vacancy.repository import OnlineQuery
 
 from .conftest import AGENCY, OTHER_AGENCY, make_vacancy
 from .workers import increment_headcount, open_repository
@@ -150,9 +155,11 @@ def test_withdraw(repository: Any, owner: Actor) -> None:
     withdrawn = repository.withdraw("1140300001", owner, at=moment)
     assert withdrawn.status(moment) is VacancyStatus.WITHDRAWN and withdrawn.work_id == "1140300001"
     assert repository.get("1140300001").withdrawn_at == moment
-    assert repository.online(moment).total == 0
-    assert repository.online(moment - dt.timedelta(seconds=1)).total == 1  # it was online until then
-    assert repository.online(dt.date(2025, 3, 4)).total == 0  # a plain day counts any withdrawal
+    assert repository.online(OnlineQuery(moment)).total == 0
+    assert (
+        repository.online(OnlineQuery(moment - dt.timedelta(seconds=1))).total == 1
+    )  # it was online until then
+    assert repository.online(OnlineQuery(dt.date(2025, 3, 4))).total == 0  # a plain day counts any withdrawal
     with pytest.raises(VacancyWithdrawnError):
         repository.withdraw("1140300001", owner, at=moment)
     with pytest.raises(VacancyWithdrawnError):
@@ -268,10 +275,10 @@ QUERIES: list[tuple[dict[str, Any], dict[str, Any]]] = [
     ({"keyword": "100%"}, {"keyword": "100%"}),
     ({"keyword": "數位"}, {"keyword": "數位"}),
     ({"keyword": "_"}, {"keyword": "_"}),
-    ({"type_": "薦任"}, {"types": ["薦任"]}),
-    ({"type_": [RankClass.SENIOR, "委任"]}, {"types": ["簡任", "委任"]}),
+    ({"rank_classes": "薦任"}, {"types": ["薦任"]}),
+    ({"rank_classes": [RankClass.SENIOR, "委任"]}, {"types": ["簡任", "委任"]}),
     (
-        {"county": 10, "person_kind": "一般人員", "type_": "委任"},
+        {"county": 10, "person_kind": "一般人員", "rank_classes": "委任"},
         {"county": 10, "kind": "一般人員", "types": ["委任"]},
     ),
     ({"sort": "date_from_asc"}, {"sort": "date_from_asc"}),
@@ -297,7 +304,7 @@ def test_online_returns_exactly_the_vacancies_in_their_window(repository: Any) -
             pages = -(-len(expected) // 15) or 1
             seen: list[str] = []
             for page_number in range(1, pages + 1):
-                page = repository.online(at, **arguments, page=page_number)
+                page = repository.online(OnlineQuery.parse(at, **arguments, page=page_number))
                 assert page.total == len(expected), (at, arguments)
                 assert page.per_page == 15 and page.pages == pages
                 seen.extend(v.work_id for v in page.items)
@@ -310,15 +317,15 @@ def test_online_paging_and_limits(repository: Any) -> None:
     vacancies = _load(repository)
     expected = _expected(vacancies, dt.date(2025, 3, 3))
     assert len(expected) > 10
-    page = repository.online(dt.date(2025, 3, 3), page=2, per_page=4)
+    page = repository.online(OnlineQuery(dt.date(2025, 3, 3), page=2, per_page=4))
     assert [v.work_id for v in page.items] == expected[4:8] and page.total == len(expected)
-    beyond = repository.online(dt.date(2025, 3, 3), page=99)
+    beyond = repository.online(OnlineQuery(dt.date(2025, 3, 3), page=99))
     assert beyond.items == () and beyond.total == len(expected)
     for bad in ({"sort": "title"}, {"page": 0}, {"per_page": 501}, {"keyword": "x" * 101}):
         with pytest.raises(VacancyQueryError):
-            repository.online(dt.date(2025, 3, 3), **bad)
+            OnlineQuery.parse(dt.date(2025, 3, 3), **bad)
     with pytest.raises(WorkPlaceError):
-        repository.online(dt.date(2025, 3, 3), county="火星")
+        OnlineQuery.parse(dt.date(2025, 3, 3), county="火星")
 
 
 def test_for_agency(repository: Any) -> None:
@@ -335,7 +342,7 @@ def test_for_agency(repository: Any) -> None:
 
 
 def test_empty_repository(repository: Any) -> None:
-    page = repository.online(dt.date(2025, 3, 3), county=10)
+    page = repository.online(OnlineQuery.parse(dt.date(2025, 3, 3), county=10))
     assert page.items == () and page.total == 0 and page.pages == 1
 
 
@@ -438,7 +445,7 @@ def test_workers_opening_a_fresh_postgresql_schema_together_all_come_up(pg_schem
 
 
 def _county_kind_statement(repository: SqlVacancyRepository) -> tuple[sa.Select[Any], sa.Select[Any]]:
-    query = OnlineQuery.build(dt.date(2025, 3, 3), county="臺北市", person_kind="一般人員")
+    query = OnlineQuery.parse(dt.date(2025, 3, 3), county="臺北市", person_kind="一般人員")
     return repository.online_statements(query, 926)
 
 
@@ -504,6 +511,29 @@ def test_prefix_and_schema_isolation(sqlite_url: str, owner: Actor) -> None:
     second.close()
 
 
+def test_existing_opens_only_a_repository_that_is_there(tmp_path: Path, pg_schema: tuple[str, str]) -> None:
+    url, schema = pg_schema
+    with pytest.raises(VacancyDatabaseMissingError):
+        SqlVacancyRepository.existing(url, schema=schema)  # an empty schema
+    SqlVacancyRepository(url, schema=schema).close()
+    opened = SqlVacancyRepository.existing(url, schema=schema)
+    assert len(opened) == 0
+    opened.close()
+    path = tmp_path / "v.sqlite3"
+    for missing in (f"sqlite:///{path}", "sqlite://", "sqlite:///:memory:"):
+        with pytest.raises(VacancyDatabaseMissingError):
+            SqlVacancyRepository.existing(missing)
+    assert not path.exists()
+    SqlVacancyRepository(f"sqlite:///{path}", prefix="other_").close()
+    with pytest.raises(VacancyDatabaseMissingError):
+        SqlVacancyRepository.existing(f"sqlite:///{path}")  # tables of another prefix only
+    SqlVacancyRepository.existing(f"sqlite:///{path}", prefix="other_").close()
+    secret = "postgresql+psycopg://postgres:hunter2@127.0.0.1:5432/test"
+    with pytest.raises(VacancyDatabaseMissingError) as info:
+        SqlVacancyRepository.existing(secret, schema=schema, prefix="none_")
+    assert "hunter2" not in info.value.message_english and "***" in info.value.message_english
+
+
 def test_storage_failures_are_catalogued(tmp_path: Path) -> None:
     with pytest.raises(VacancyStorageError):
         SqlVacancyRepository(f"sqlite:///{tmp_path / 'missing' / 'dir' / 'x.sqlite3'}")
@@ -528,3 +558,63 @@ def test_logs_carry_ids_and_field_names_only(
     assert "1140300001" in text and "filler_phone" in text
     for secret in ("王小明", "陳大文", "0987654321", "2345-6789", "chen@example.gov.tw", "hr@example.gov.tw"):
         assert secret not in text
+
+
+# --------------------------------------------------------------------------- the query
+
+
+def test_online_takes_one_query_on_every_backend() -> None:
+    for method in (VacancyRepository.online, MemoryVacancyRepository.online, SqlVacancyRepository.online):
+        assert list(inspect.signature(method).parameters) == ["self", "query"], method
+
+
+def test_online_query_is_a_checked_frozen_value() -> None:
+    day = dt.date(2025, 3, 3)
+    typed = OnlineQuery(day, county=work_place(10), person_kind=PersonKind("一般人員"), keyword="  科員 ")
+    parsed = OnlineQuery.parse(day, county="台北市", person_kind=" 一般人員", keyword="科員")
+    assert typed == parsed and hash(typed) == hash(parsed)  # one form of each filter: a cache key
+    assert typed.keyword == "科員" and typed.day == day and typed.withdrawn_before is None
+    assert OnlineQuery(day, agency_code="  ", keyword="").agency_code is None
+    assert OnlineQuery.parse(day, rank_classes=["薦任", RankClass.JUNIOR, "委任,簡任"]).rank_classes == (
+        RankClass.JUNIOR,
+        RankClass.ELEMENTARY,
+        RankClass.SENIOR,
+    )
+    at = dt.datetime(2025, 3, 3, 1, 0)  # naive: Taipei wall-clock time
+    assert OnlineQuery(at).withdrawn_before == at.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        typed.page = 2  # type: ignore[misc]
+    assert dataclasses.replace(typed, page=2).offset == 15
+
+
+@pytest.mark.parametrize(
+    ("arguments", "parameter"),
+    [
+        ({"at": "2025-03-03"}, "at"),
+        ({"county": "臺北市"}, "county"),  # text is for OnlineQuery.parse
+        ({"person_kind": "一般人員"}, "person_kind"),
+        ({"rank_classes": ("薦任",)}, "rank_classes"),
+        ({"rank_classes": RankClass.JUNIOR}, "rank_classes"),
+        ({"sort": "title"}, "sort"),
+        ({"page": 0}, "page"),
+        ({"page": True}, "page"),
+        ({"per_page": 501}, "per_page"),
+        ({"keyword": "x" * 101}, "keyword"),
+        ({"agency_code": 376480000}, "agency_code"),
+    ],
+)
+def test_online_query_names_the_bad_parameter(arguments: dict[str, Any], parameter: str) -> None:
+    values: dict[str, Any] = {"at": dt.date(2025, 3, 3)} | arguments
+    with pytest.raises(VacancyQueryError) as info:
+        OnlineQuery(**values)
+    assert info.value.params["reason"] == f"bad {parameter}"
+
+
+def test_online_query_parse_refuses_unknown_text_with_catalogued_errors() -> None:
+    day = dt.date(2025, 3, 3)
+    with pytest.raises(WorkPlaceError):
+        OnlineQuery.parse(day, county="火星")
+    with pytest.raises(RankClassError):
+        OnlineQuery.parse(day, rank_classes=["薦任", "大任"])
+    with pytest.raises(VacancyQueryError):
+        OnlineQuery.parse(day, rank_classes=[3])  # type: ignore[list-item]

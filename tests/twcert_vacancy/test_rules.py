@@ -49,7 +49,7 @@ def test_a_complete_vacancy_passes_unchanged() -> None:
         ("filler_phone", "", "填寫人電話"),
         ("person_kind", PersonKind(""), "人員區分"),
         ("title", "", "職稱"),
-        ("headcount", Headcount.parse(""), "名額"),
+        ("headcount", Headcount(None, None, ""), "名額"),  # as stored: parse("") itself refuses
         ("work_places", (), "工作地"),
     ],
 )
@@ -63,7 +63,7 @@ def test_required_fields_are_named(field: str, value: object, label: str) -> Non
 
 
 def test_all_problems_are_reported_at_once() -> None:
-    error = _problems({"title": "", "filler_phone": "12345", "headcount": Headcount.of(0)})
+    error = _problems({"title": "", "filler_phone": "12345", "headcount": Headcount(0, None, "0")})
     assert sorted(_codes(error)) == [
         "VACANCY_FIELD_REQUIRED",
         "VACANCY_HEADCOUNT_INVALID",
@@ -86,7 +86,7 @@ def test_invalid_phone_numbers(phone: str) -> None:
     assert _codes(error) == ["VACANCY_PHONE_INVALID"] and error.problems[0].field == "填寫人電話"
 
 
-@pytest.mark.parametrize("text", ["數名", "若干名", "1-2", "正取1名，備取2名", "3名"])
+@pytest.mark.parametrize("text", ["數名", "若干名", "1-2", "正取1名，備取2名", "3名", "正1備2"])
 def test_free_text_headcounts_stay_legal(text: str) -> None:
     RULES.check_registration(make_vacancy(headcount=Headcount.parse(text)), today=TODAY)
 
@@ -94,9 +94,13 @@ def test_free_text_headcounts_stay_legal(text: str) -> None:
 @pytest.mark.parametrize(
     ("headcount", "code"),
     [
-        (Headcount.of(0), "VACANCY_HEADCOUNT_INVALID"),
-        (Headcount.parse("0名"), "VACANCY_HEADCOUNT_INVALID"),
+        # Values as a repository reads them back, which the constructor does not check.
+        (Headcount(0, None, "0"), "VACANCY_HEADCOUNT_INVALID"),
+        (Headcount(None, None, "0名"), "VACANCY_HEADCOUNT_INVALID"),
+        (Headcount(None, None, "-3"), "VACANCY_HEADCOUNT_INVALID"),
+        (Headcount(None, None, "abc"), "VACANCY_HEADCOUNT_FORMAT"),
         (Headcount.parse("正取1名，備取3名"), "VACANCY_RESERVE_EXCEEDS_LIMIT"),  # 3 > 2 x 1
+        (Headcount.parse("正1備5"), "VACANCY_RESERVE_EXCEEDS_LIMIT"),
         (Headcount.of(2, 5), "VACANCY_RESERVE_EXCEEDS_LIMIT"),
     ],
 )

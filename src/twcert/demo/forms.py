@@ -117,6 +117,16 @@ def _gender(form: FormValues, problems: list[VacancyFieldError]) -> Gender:
         return Gender.ANY
 
 
+def _headcount(form: FormValues, problems: list[VacancyFieldError]) -> Headcount:
+    """名額 as the model reads it: its refusal is reported on the field like any other rule's."""
+    text = (form.get("headcount") or "").strip()
+    try:
+        return Headcount.parse(text)
+    except VacancyFieldError as exc:
+        problems.append(exc)
+        return Headcount(None, None, text)  # a stand-in while the problems are shown; never stored
+
+
 def _position(problem: VacancyFieldError) -> int:
     """Problems are listed in the order of the form's fields."""
     return _ORDER.get(problem.field, len(_ORDER))
@@ -135,6 +145,7 @@ def registration(
     period = _period(form, problems)
     places = _places(form, problems)
     gender = _gender(form, problems)
+    headcount = _headcount(form, problems)
 
     def text(name: str) -> str:
         return (form.get(name) or "").strip()
@@ -143,7 +154,7 @@ def registration(
         work_id=work_id,
         agency_code=agency_code,
         person_kind=PersonKind((form.get("person_kind") or "").strip()),
-        headcount=Headcount.parse((form.get("headcount") or "").strip()),
+        headcount=headcount,
         work_places=places,
         # A stand-in only while other problems are reported; never stored.
         period=period or ValidityPeriod(today, today),

@@ -25,7 +25,7 @@ from twcert_vacancy import (
     work_place,
 )
 from twcert_vacancy.errors import VacancyExistsError
-from twcert_vacancy.repository import Page
+from twcert_vacancy.repository import OnlineQuery, Page
 from twcert_vacancy.rocdate import RocDate
 from twcert_vacancy.rules import Checked, VacancyRules
 
@@ -146,7 +146,7 @@ class DemoSite:
 
     def public(self, page: int = 1) -> Page:
         """What the public listing shows today: vacancies inside their online period."""
-        return self.repository.online(self.now(), page=page, per_page=20)
+        return self.repository.online(OnlineQuery(self.now(), page=page, per_page=20))
 
     def agency_vacancies(self, agency_code: str, day: dt.date) -> list[Vacancy]:
         return self.repository.for_agency(agency_code, day)

@@ -94,6 +94,8 @@ def test_an_empty_form_names_every_required_field_in_form_order() -> None:
         ({"gender": "其他"}, "性別", "VACANCY_GENDER_INVALID"),
         ({"filler_phone": "12345"}, "填寫人電話", "VACANCY_PHONE_INVALID"),
         ({"headcount": "0"}, "名額", "VACANCY_HEADCOUNT_INVALID"),
+        ({"headcount": "-3"}, "名額", "VACANCY_HEADCOUNT_INVALID"),
+        ({"headcount": "abc"}, "名額", "VACANCY_HEADCOUNT_FORMAT"),
         ({"headcount": "正取1名，備取3名"}, "名額", "VACANCY_RESERVE_EXCEEDS_LIMIT"),
         ({"contact_email": "not-an-address"}, "聯絡E-Mail", "VACANCY_EMAIL_INVALID"),
         ({"title": "科" * 121}, "職稱", "VACANCY_FIELD_TOO_LONG"),
@@ -103,6 +105,24 @@ def test_each_rule_is_reported_on_its_field(
     values: dict[str, str | list[str]], field: str, code: str
 ) -> None:
     assert (field, code) in _problems(_form(**values))
+
+
+@pytest.mark.parametrize("text", ["abc", "-3"])
+def test_a_headcount_the_model_refuses_is_never_published(text: str) -> None:
+    problems = _problems(_form(headcount=text))
+    assert [field for field, _ in problems] == ["名額"]  # reported once, on its field
+
+
+@pytest.mark.parametrize(
+    ("text", "regular", "reserve"), [("正1備2", 1, 2), ("數名", None, None), ("2名", 2, None)]
+)
+def test_the_feeds_headcount_forms_are_accepted(text: str, regular: int | None, reserve: int | None) -> None:
+    vacancy = _check(_form(headcount=text)).vacancy  # type: ignore[attr-defined]
+    assert (vacancy.headcount.regular, vacancy.headcount.reserve, vacancy.headcount.raw) == (
+        regular,
+        reserve,
+        text,
+    )
 
 
 def test_problems_of_parsing_and_of_the_rules_come_together() -> None:
