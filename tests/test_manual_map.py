@@ -69,7 +69,15 @@ ROWS = _rows()
 def test_the_map_covers_the_manuals_rules() -> None:
     text = MAP.read_text(encoding="utf-8")
     assert len(ROWS) >= 25
-    for words in ("首次", "卸職", "測試之機關憑證", "應用系統", "DD:事求人機關徵才系統", "上網有效期間", "§48"):
+    for words in (
+        "首次",
+        "卸職",
+        "測試之機關憑證",
+        "應用系統",
+        "DD:事求人機關徵才系統",
+        "上網有效期間",
+        "§48",
+    ):
         assert words in text or words.replace("首次", "first use") in text, words
 
 
