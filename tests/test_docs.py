@@ -71,3 +71,78 @@ def test_the_error_page_lists_every_code_with_both_actions() -> None:
         row = by_code[code]
         assert row[2:6] == [cls.message_zh, cls.message_en, cls.action_zh, cls.action_en], code
     assert "twcert-errors" in (DOCS / "errors.md").read_text(encoding="utf-8")
+
+
+def _block_after(page: str, marker: str) -> str:
+    """The first fenced ``python`` block after the line containing ``marker`` in ``docs/<page>``."""
+    text = (DOCS / page).read_text(encoding="utf-8")
+    start = text.index(marker)
+    match = re.compile(r"^```python\n(.*?)^```$", re.MULTILINE | re.DOTALL).search(text, start)
+    assert match is not None, f"no python block after {marker!r} in {page}"
+    return match.group(1)
+
+
+@pytest.mark.slow
+def test_the_flask_guides_protected_view_passes_mypy_strict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = pytest.importorskip("mypy.api")
+    pytest.importorskip("flask")
+    source = _block_after("flask.md", "type-checked with mypy --strict")
+    assert "get_principal()" in source and "login_required" in source
+    (tmp_path / "guide_view.py").write_text(source, encoding="utf-8")
+    # The check can fail: the same view reading current_principal without narrowing is refused.
+    broken = source.replace(
+        "SessionPrincipal, get_principal, login_required", "current_principal, login_required"
+    )
+    broken = re.sub(r"    principal: .*\n    if principal is None:.*\n        abort\(401\)\n", "", broken)
+    broken = broken.replace("principal.", "current_principal.").replace("import Flask, abort", "import Flask")
+    assert broken != source
+    (tmp_path / "guide_view_broken.py").write_text(broken, encoding="utf-8")
+    monkeypatch.setenv("MYPYPATH", str(ROOT / "src"))  # this checkout's twcert, as installed
+    stdout, stderr, status = api.run(
+        [
+            "--strict",
+            "--config-file",
+            "",
+            "--cache-dir",
+            str(tmp_path / ".mypy_cache"),
+            "--follow-imports",
+            "silent",
+            str(tmp_path / "guide_view.py"),
+            str(tmp_path / "guide_view_broken.py"),
+        ]
+    )
+    errors = [line for line in stdout.splitlines() if ": error:" in line]
+    assert not [line for line in errors if "guide_view.py" in line], stdout + stderr
+    assert status == 1 and any(
+        "guide_view_broken.py" in line and 'Item "None" of "SessionPrincipal | None"' in line
+        for line in errors
+    ), stdout + stderr
+
+
+def test_flask_login_view_from_the_guide_redirects_to_the_card_login(tmp_path: Path) -> None:
+    flask_login = pytest.importorskip("flask_login")
+    from twcert.testing.fixtures import FixtureSet
+
+    from .twcert.contrib.flask.conftest import Clock, build_service, make_app
+
+    fixtures = FixtureSet.load(ROOT / "fixtures" / "gpki")
+    app, _ = make_app(build_service(fixtures, "memory", tmp_path, Clock(fixtures.now)))
+    manager = flask_login.LoginManager(app)
+    manager.user_loader(lambda user_id: None)
+
+    @app.get("/reports")
+    @flask_login.login_required
+    def reports() -> str:
+        return "reports"
+
+    client = app.test_client()
+    assert client.get("/reports").status_code == 401  # what a host app gets without login_view
+    (endpoint,) = re.findall(r'login_view = "([^"]+)"', (DOCS / "flask.md").read_text(encoding="utf-8"))
+    manager.login_view = endpoint
+    answer = client.get("/reports")
+    assert answer.status_code == 302
+    assert answer.location.startswith("/twcert/login?") and "next=%2Freports" in answer.location
+    page = client.get(answer.location)
+    assert page.status_code == 200 and 'data-next="/reports"' in page.get_data(as_text=True)
