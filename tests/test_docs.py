@@ -146,3 +146,18 @@ def test_flask_login_view_from_the_guide_redirects_to_the_card_login(tmp_path: P
     assert answer.location.startswith("/twcert/login?") and "next=%2Freports" in answer.location
     page = client.get(answer.location)
     assert page.status_code == 200 and 'data-next="/reports"' in page.get_data(as_text=True)
+
+
+def test_a_refused_error_class_does_not_break_the_catalogue() -> None:
+    # A subclass without its own code is refused, but lives on in __subclasses__ until collected;
+    # the catalogue (and so the error page) must not report it as a duplicate code.
+    from twcert import errors
+
+    with pytest.raises(TypeError) as refused:
+
+        class Broken(errors.CardError):
+            pass
+
+    assert refused.value is not None
+    catalogue = errors.catalogue()
+    assert catalogue["CARD_ERROR"] is errors.CardError

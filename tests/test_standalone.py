@@ -69,11 +69,12 @@ def test_no_tracked_file_cites_material_outside_the_repository() -> None:
 @pytest.mark.parametrize(
     "line",
     [
-        "# values (reference/taiwan-gpki.md §6)",
-        "see ``shared/fixtures/real-ca/SOURCES.md``",
-        "copied from `../shared/data/`",
+        # Split so that this file does not cite them itself.
+        "# values (reference/" + "taiwan-gpki.md §6)",
+        "see ``sha" + "red/fixtures/real-ca/SOURCES.md``",
+        "copied from `../sha" + "red/data/`",
         "#: The form's required fields (DESIGN" + ".md step 5).",
-        "facts are in docs/reference/no-such-page.md",
+        "facts are in docs/reference/" + "no-such-page.md",
     ],
 )
 def test_the_check_catches_each_kind_of_outside_citation(line: str) -> None:

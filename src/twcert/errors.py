@@ -610,6 +610,8 @@ def catalogue() -> Mapping[str, type[TwcertError]]:
     """Every error class by code, including subclasses defined by other modules (e.g. vacancy)."""
     found: dict[str, type[TwcertError]] = {}
     for cls in _walk(TwcertError):
+        if "code" not in vars(cls):
+            continue  # refused by __init_subclass__ but not yet garbage-collected
         if cls.code in found and found[cls.code] is not cls:
             raise RuntimeError(f"duplicate error code {cls.code}: {found[cls.code]!r} and {cls!r}")
         found[cls.code] = cls
