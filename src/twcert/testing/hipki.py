@@ -37,7 +37,11 @@ __all__ = [
 #: confirmed by public sources (1.3.4.6 is a packaged macOS release); nothing checks it.
 DEFAULT_VERSION: Final = "1.3.4.6"
 
-_HASHES: Final = {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
+_HASHES: Final[dict[str, type[hashes.SHA256 | hashes.SHA384 | hashes.SHA512]]] = {
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+}
 
 
 def _cert_b64(certificate: Issued | None) -> str:
