@@ -21,7 +21,7 @@ import datetime as dt
 import hashlib
 import os
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -46,7 +46,7 @@ from .people import make_id_number
 from .pki import FakeCA, FakeGPKI, Issued, KeyPool
 from .revocation import Revoked, build_crl
 
-__all__ = ["DEFAULT_CRL_LIFETIME", "FakeCard", "FreshPKI", "PKIFiles"]
+__all__ = ["DEFAULT_CRL_LIFETIME", "FakeCard", "FreshPKI", "PKIFiles", "preloaded_validator"]
 
 #: How long the CRLs and ARLs of a :class:`FreshPKI` stay fresh from the moment they are built.
 DEFAULT_CRL_LIFETIME: Final = dt.timedelta(days=3650)
@@ -108,6 +108,20 @@ class FakeCard:
     def no_card() -> dict[str, Any]:
         """The card is not in the reader."""
         return responses.no_card_response()
+
+
+def preloaded_validator(
+    trust: TrustStore,
+    crls: CRLCache,
+    arls: Iterable[bytes],
+    *,
+    clock: Callable[[], dt.datetime] | None = None,
+    **options: Any,
+) -> Validator:
+    """The one place the test kit builds a Validator: ``crls`` answer for the end entities,
+    ``arls`` (GRCA ARLs) for the issuing CAs, nothing is downloaded."""
+    options.setdefault("checker", RevocationChecker(crls=crls, fetch_on_demand=False))
+    return Validator(trust, clock=clock, ca_crls=list(arls), **options)
 
 
 @dataclass(frozen=True)
@@ -274,9 +288,13 @@ class FreshPKI:
         """A :class:`~twcert.validation.Validator` trusting this PKI with every CRL and ARL
         preloaded and downloads off: a revocation check never waits on the network.
         ``options`` go to the Validator (``allow_test=True``, ...)."""
-        options.setdefault("checker", RevocationChecker(crls=self.crl_cache(), fetch_on_demand=False))
-        arls = [self.crl(label) for label in _ROOTS]
-        return Validator(self.trust_store(), clock=clock, ca_crls=arls, **options)
+        return preloaded_validator(
+            self.trust_store(),
+            self.crl_cache(),
+            [self.crl(label) for label in _ROOTS],
+            clock=clock,
+            **options,
+        )
 
     def login_service(
         self,
