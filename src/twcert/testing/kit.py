@@ -149,6 +149,8 @@ class PKIFiles:
             "CRL_FILES": [{"path": str(path), "url": url} for path, url in self.crl_files],
             "CA_CRL_FILES": [str(path) for path in self.arl_files],
             "REVOCATION_FETCH": False,
+            # No on-disk CRL cache: a test must not write into the project's cache directory.
+            "CRL_CACHE_DIR": None,
             "AGENCY_OID_MAP": dict(self.agency_oid_map),
         }
         settings.update(overrides)

@@ -123,6 +123,7 @@ def test_written_files_trust_only_the_genuine_cas(kit: FreshPKI, dgpa: FakeCard,
     settings = files.django_settings(NONCE_STORE="memory")
     assert settings["TRUST_BUNDLED"] is False and settings["REVOCATION_FETCH"] is False
     assert settings["NONCE_STORE"] == "memory"
+    assert settings["CRL_CACHE_DIR"] is None  # tests never write into a shared cache
     labels = {label for label, *_ in files.ca_files}
     assert {"GRCA1", "GRCA2", "GRCA3", "MOICA2", "GCA"} <= labels
     assert not any(label.startswith(("ROGUE", "MOICA_ROGUE")) for label in labels)
