@@ -7,11 +7,10 @@ from typing import Any
 
 from flask import Flask
 
-from twcert import LoginService
 from twcert.contrib.flask import TWCert, current_principal, login_required
 
 
-def create_app(login_service: LoginService | Any, **config: Any) -> Flask:
+def create_app(login_service: object, **config: Any) -> Flask:
     """``login_service``: the app's LoginService, or a callable ``(app) -> LoginService``."""
     app = Flask(__name__)
     app.config.update(
