@@ -5,8 +5,8 @@ The JSON has the component's field set (``func``, ``ret_code``, ``last_error``, 
 tries left (``ret_code`` 0x76100006 with ``last_error`` 0x80000002 / 0x80000001, or 0xA0
 when the card gives no counter), locked (0xA4), cancelled, no PIN, no card, no reader.
 Post the dict as the login page would; :class:`twcert.LoginService` must decide on it exactly
-as on a real card's answer. The codes are those of :mod:`twcert.hipki`; docs/reference
-names their public source.
+as on a real card's answer. The codes are those of :mod:`twcert.hipki` (CHT's
+``errorcode.js`` of the component).
 """
 
 from __future__ import annotations
