@@ -1,0 +1,386 @@
+"""The WSGI apps ``benchmarks/http_login.py`` serves under gunicorn: the Flask and the Django adapter.
+
+Each gunicorn worker imports this module and calls :func:`flask_app` or :func:`django_app`
+(gunicorn's ``module:factory()`` syntax, no ``--preload``: every worker builds its own app, as a
+restarted worker does). The parent writes everything the workers need — the PKI's files, the
+shared CRL index directory, the stores' addresses — into a JSON file named by
+``TWCERT_BENCH_CONFIG`` (:class:`BenchConfig`).
+
+Where the library's API is used, it is used in one small spot each:
+
+* :func:`crl_cache` — the CRL cache on the shared index directory (deployment key, refresher);
+* :func:`make_validator` / :func:`make_service` — the Validator and LoginService (Flask);
+* :func:`django_settings` — the ``TWCERT`` setting (Django builds its own service from it);
+* :func:`floor` — the floor endpoint's work, the same for both apps.
+
+Both apps add ``X-Worker`` (the worker's pid) to every answer, so the client can tell which
+worker served a request (the restarted worker's first login).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import logging
+import os
+import time
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+log = logging.getLogger("twcert.bench")
+
+#: Environment variable naming the JSON file of :class:`BenchConfig`.
+CONFIG_ENV = "TWCERT_BENCH_CONFIG"
+#: The protected page and the floor endpoint, the same path in both apps.
+PROTECTED_PATH = "/protected"
+FLOOR_PATH = "/floor"
+SECRET_KEY = "twcert-benchmark-only-not-secret"
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """What every worker reads at start (written by the parent)."""
+
+    #: ``[{"path", "pin", "family", "generation"}]`` of the trusted CA certificates (PEM).
+    ca_files: list[dict[str, Any]]
+    #: The GRCA ARLs (DER files).
+    arl_files: list[str]
+    #: The issuing CA of the card (PEM) and the CRL address its certificates name.
+    issuer_file: str
+    crl_url: str
+    #: Where the CDP's host is really served (the loopback repository).
+    cdp_base: str
+    index_dir: str
+    index_key: str | None
+    refresh_interval: float
+    postgres_url: str
+    schema: str
+    redis_url: str
+    redis_prefix: str
+    django_database: str
+
+    @classmethod
+    def load(cls) -> BenchConfig:
+        return cls(**json.loads(Path(os.environ[CONFIG_ENV]).read_text(encoding="utf-8")))
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.__dict__), encoding="utf-8")
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(process)d %(name)s %(levelname)s %(message)s")
+    # One line per CRL actually downloaded and indexed (a 304 logs nothing at INFO).
+    logging.getLogger("twcert.revocation.crl_cache").setLevel(logging.INFO)
+    log.setLevel(logging.INFO)
+
+
+# -- revocation: the shared index directory ---------------------------------------------------
+
+
+class LoopbackFetcher:
+    """The CDP's host is answered by the loopback repository (as a deployment's DNS or proxy
+    would send it to a mirror): same path, the parent's server."""
+
+    def __init__(self, base: str) -> None:
+        from twcert.revocation.http import UrllibFetcher
+
+        self.base = base.rstrip("/")
+        self.inner = UrllibFetcher()
+
+    def _local(self, url: str) -> str:
+        parts = urllib.parse.urlsplit(url)
+        return self.base + parts.path + (f"?{parts.query}" if parts.query else "")
+
+    def get(
+        self, url: str, *, timeout: float, max_bytes: int, headers: Mapping[str, str] | None = None
+    ) -> Any:
+        return self.inner.get(self._local(url), timeout=timeout, max_bytes=max_bytes, headers=headers)
+
+    def post(self, url: str, body: bytes, *, content_type: str, timeout: float, max_bytes: int) -> Any:
+        return self.inner.post(
+            self._local(url), body, content_type=content_type, timeout=timeout, max_bytes=max_bytes
+        )
+
+
+def _issuer(cfg: BenchConfig) -> Any:
+    from twcert import load_certificate
+
+    return load_certificate(Path(cfg.issuer_file).read_bytes())
+
+
+def start_refresh(cache: Any, cfg: BenchConfig) -> None:
+    """The refresher polls the CDP every ``refresh_interval`` s (``refresh_margin`` is set so
+    the CRL is always due: a conditional GET, 304 until the parent publishes a new CRL)."""
+    cache.fetcher = LoopbackFetcher(cfg.cdp_base)
+    cache.refresh_margin = dt.timedelta(days=365 * 100)
+    cache.start_background_refresh([(cfg.crl_url, _issuer(cfg))], interval=cfg.refresh_interval)
+
+
+def crl_cache(cfg: BenchConfig, *, key: bytes | None) -> Any:
+    """The worker's CRL cache: the shared directory opened (mmap, no ingest), refresher started."""
+    from twcert.revocation import CRLCache
+
+    cache = CRLCache(directory=cfg.index_dir, key=key)
+    start = time.perf_counter()
+    loaded = cache.load_directory()
+    opened = (time.perf_counter() - start) * 1000
+    index = cache.get(cfg.crl_url, _issuer(cfg).subject_key_identifier, dt.datetime.now(dt.UTC))
+    log.info(
+        "worker %d: opened %d CRL index(es) from the shared directory in %.1f ms; %s",
+        os.getpid(),
+        loaded,
+        opened,
+        f"{len(index):,} entries, CRL number {index.crl_number}" if index else "NO fresh index",
+    )
+    start_refresh(cache, cfg)
+    return cache
+
+
+# -- the floor --------------------------------------------------------------------------------
+
+
+def floor(body: bytes, ca_key: rsa.RSAPublicKey) -> dict[str, Any]:
+    """The least a login costs: parse the certificate, verify the CA's signature on it and the
+    card's signature over the challenge. ``body`` is the login request's JSON plus ``tbs``."""
+    data = json.loads(body)
+    answer = data["response"]
+    cert = x509.load_der_x509_certificate(base64.b64decode(answer["certb64"]))
+    hash_algorithm = cert.signature_hash_algorithm
+    assert hash_algorithm is not None
+    ca_key.verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), hash_algorithm)
+    card_key = cert.public_key()
+    assert isinstance(card_key, rsa.RSAPublicKey)
+    card_key.verify(
+        base64.b64decode(answer["signature"]),
+        data["tbs"].encode("ascii"),
+        padding.PKCS1v15(),
+        hashes.SHA256(),
+    )
+    return {"status": "ok", "serial": format(cert.serial_number, "x")}
+
+
+def _ca_key(cfg: BenchConfig) -> rsa.RSAPublicKey:
+    key = x509.load_pem_x509_certificate(Path(cfg.issuer_file).read_bytes()).public_key()
+    assert isinstance(key, rsa.RSAPublicKey)
+    return key
+
+
+# -- Flask ------------------------------------------------------------------------------------
+
+
+def make_validator(cfg: BenchConfig, cache: Any) -> Any:
+    from twcert.certificate import CAFamily
+    from twcert.testing.kit import preloaded_validator
+    from twcert.trust import TrustStore
+
+    trust = TrustStore.empty()
+    for ca in cfg.ca_files:
+        trust = trust.with_pem_files(
+            ca["path"], [ca["pin"]], family=CAFamily(ca["family"]), generation=ca["generation"]
+        )
+    arls = [Path(path).read_bytes() for path in cfg.arl_files]
+    return preloaded_validator(trust, cache, arls)
+
+
+def make_service(cfg: BenchConfig) -> Any:
+    """PostgreSQL for personnel, bindings, agencies and PIN records; Redis for the challenges."""
+    from twcert import LoginService
+    from twcert.agency import AgencyResolver
+    from twcert.pin import PinAttemptLedger
+    from twcert.stores.redis import RedisNonceStore
+    from twcert.stores.sql import SqlStores
+
+    key = bytes.fromhex(cfg.index_key) if cfg.index_key else None
+    validator = make_validator(cfg, crl_cache(cfg, key=key))
+    stores = SqlStores(cfg.postgres_url, schema=cfg.schema, create=False)
+    return LoginService(
+        validator=validator,
+        nonces=RedisNonceStore(cfg.redis_url, prefix=cfg.redis_prefix),
+        personnel=stores.personnel,
+        bindings=stores.bindings,
+        agencies=AgencyResolver(stores.agencies),
+        pin_ledger=PinAttemptLedger(stores.pin_counters),
+        signature_type="PKCS1",
+    )
+
+
+def flask_app() -> Any:
+    """The Flask adapter on the stores above, a protected page and the floor endpoint."""
+    from flask import Flask, Response, request
+
+    from twcert.contrib.flask import TWCert, get_principal, login_required
+
+    _logging()
+    cfg = BenchConfig.load()
+    app = Flask("twcert_bench")
+    # No TWCERT_ORIGIN: the origin is the request's (the port is picked at start).
+    app.config.update(SECRET_KEY=SECRET_KEY)
+    TWCert(app, login_service=make_service(cfg))
+    ca_key = _ca_key(cfg)
+
+    @app.get(PROTECTED_PATH)
+    @login_required
+    def protected() -> Any:
+        principal = get_principal()
+        assert principal is not None
+        return {"status": "ok", "account": principal.account}
+
+    @app.post(FLOOR_PATH)
+    def floor_view() -> Any:
+        return floor(request.get_data(), ca_key)
+
+    @app.after_request
+    def worker_header(response: Response) -> Response:
+        response.headers["X-Worker"] = str(os.getpid())
+        return response
+
+    return app
+
+
+# -- Django -----------------------------------------------------------------------------------
+
+
+def django_settings(cfg: BenchConfig) -> dict[str, Any]:
+    """Users on PostgreSQL, sessions in Redis (cache engine), the twcert stores as for Flask."""
+    from sqlalchemy.engine import make_url
+
+    pg = make_url(cfg.postgres_url)
+    twcert = {
+        "TRUST_BUNDLED": False,
+        "CA_FILES": [
+            {"path": ca["path"], "pins": [ca["pin"]], "family": ca["family"], "generation": ca["generation"]}
+            for ca in cfg.ca_files
+        ],
+        "CA_CRL_FILES": list(cfg.arl_files),
+        "CRL_CACHE_DIR": cfg.index_dir,
+        "REVOCATION_FETCH": False,
+        "NONCE_STORE": cfg.redis_url,
+        "REDIS_PREFIX": cfg.redis_prefix,
+        "PIN_STORE": cfg.postgres_url,
+        "BINDING_STORE": cfg.postgres_url,
+        "PERSONNEL": cfg.postgres_url,
+        "AGENCIES": cfg.postgres_url,
+        "SQL_SCHEMA": cfg.schema,
+        "SIGNATURE_TYPE": "PKCS1",
+    }
+    return {
+        "SECRET_KEY": SECRET_KEY,
+        "DEBUG": False,
+        "ALLOWED_HOSTS": ["*"],
+        "USE_TZ": True,
+        "ROOT_URLCONF": __name__,
+        "INSTALLED_APPS": [
+            "django.contrib.auth",
+            "django.contrib.contenttypes",
+            "django.contrib.sessions",
+            "twcert.contrib.django",
+        ],
+        "MIDDLEWARE": [
+            "django.contrib.sessions.middleware.SessionMiddleware",
+            "django.middleware.csrf.CsrfViewMiddleware",
+            "django.contrib.auth.middleware.AuthenticationMiddleware",
+        ],
+        "AUTHENTICATION_BACKENDS": ["twcert.contrib.django.backends.TwcertBackend"],
+        "DATABASES": {
+            "default": {
+                "ENGINE": "django.db.backends.postgresql",
+                "NAME": cfg.django_database,
+                "USER": pg.username or "",
+                "PASSWORD": pg.password or "",
+                "HOST": pg.host or "",
+                "PORT": str(pg.port or ""),
+                "CONN_MAX_AGE": None,
+            }
+        },
+        "CACHES": {
+            "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": cfg.redis_url}
+        },
+        "SESSION_ENGINE": "django.contrib.sessions.backends.cache",
+        "TEMPLATES": [{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True}],
+        "DEFAULT_AUTO_FIELD": "django.db.models.AutoField",
+        "LOGGING_CONFIG": None,
+        "TWCERT": twcert,
+    }
+
+
+def django_setup(cfg: BenchConfig) -> None:
+    import django
+    from django.conf import settings
+
+    if not settings.configured:
+        settings.configure(**django_settings(cfg))
+        django.setup()
+
+
+def _django_service() -> Any:
+    try:  # the adapter on the framework-neutral web layer builds it in service.py
+        from twcert.contrib.django.service import get_service
+    except ImportError:
+        from twcert.contrib.django.conf import get_service
+    return get_service()
+
+
+def _django_urls() -> list[Any]:
+    from django.http import HttpRequest, HttpResponse, JsonResponse
+    from django.urls import include, path
+    from django.views.decorators.csrf import csrf_exempt
+
+    cfg = BenchConfig.load()
+    ca_key = _ca_key(cfg)
+
+    def protected(request: HttpRequest) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return JsonResponse({"status": "error"}, status=401)
+        return JsonResponse({"status": "ok", "account": request.user.get_username()})
+
+    @csrf_exempt
+    def floor_view(request: HttpRequest) -> HttpResponse:
+        return JsonResponse(floor(request.body, ca_key))
+
+    return [
+        path("auth/", include("twcert.contrib.django.urls")),
+        path(PROTECTED_PATH.lstrip("/"), protected),
+        path(FLOOR_PATH.lstrip("/"), csrf_exempt(floor_view)),
+    ]
+
+
+def __getattr__(name: str) -> Any:
+    # Django reads ``urlpatterns`` from ROOT_URLCONF (this module) at the first request.
+    if name == "urlpatterns":
+        return _django_urls()
+    raise AttributeError(name)
+
+
+def django_app() -> Any:
+    """The Django adapter: its service built from :func:`django_settings` at start."""
+    from django.core.wsgi import get_wsgi_application
+
+    _logging()
+    cfg = BenchConfig.load()
+    django_setup(cfg)
+    application = get_wsgi_application()
+    service = _django_service()
+    cache = service.validator.checker.crls
+    index = cache.get(cfg.crl_url, _issuer(cfg).subject_key_identifier, dt.datetime.now(dt.UTC))
+    log.info(
+        "worker %d: Django opened the shared directory; %s",
+        os.getpid(),
+        f"{len(index):,} entries, CRL number {index.crl_number}" if index else "NO fresh index",
+    )
+    start_refresh(cache, cfg)
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        def with_worker(status: str, headers: list[tuple[str, str]], *rest: Any) -> Any:
+            return start_response(status, [*headers, ("X-Worker", str(os.getpid()))], *rest)
+
+        return application(environ, with_worker)
+
+    return app
