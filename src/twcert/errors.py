@@ -64,6 +64,7 @@ from typing import Any, ClassVar
 __all__ = [
     "GCA_UNBLOCK_URL",
     "MOICA_UNBLOCK_URL",
+    "AccountAlreadyBound",
     "AccountNotFound",
     "AccountRequired",
     "AgencyAbolished",
@@ -84,6 +85,7 @@ __all__ = [
     "ChallengeError",
     "ChallengeExpiredError",
     "ChallengeReplayedError",
+    "ChallengeStoreFullError",
     "ChallengeUnknownError",
     "ConfigurationError",
     "FinalPinTryError",
@@ -238,6 +240,17 @@ class BackendUnavailableError(TwcertError):
     message_en = "A backend service is unavailable; please try again later."
     action_zh = "請稍後再試；若持續發生請洽系統管理者。"
     action_en = "Try again later; contact the administrator if it persists."
+    http_status = 503
+
+
+class ChallengeStoreFullError(TwcertError):
+    """The in-memory challenge store holds its maximum of unexpired challenges."""
+
+    code = "CHALLENGE_STORE_FULL"
+    message_zh = "目前登入人數過多，請稍後再試。"
+    message_en = "Too many logins are pending; please try again shortly."
+    action_zh = "請稍後再試；若持續發生請洽系統管理者。"
+    action_en = "Try again in a moment; contact the administrator if it persists."
     http_status = 503
 
 
@@ -400,6 +413,12 @@ class PinLockedError(CardError):
     action_zh = "請至 {unblock_url} 辦理鎖卡解碼。"
     action_en = "Unblock the card at {unblock_url}."
     http_status = 403
+
+    @property
+    def action_url(self) -> str | None:
+        """The unblock page as one link (``unblock_link`` when the message names two)."""
+        link = self.params.get("unblock_link") or self.params.get("unblock_url")
+        return str(link) if link else None
 
 
 class FinalPinTryError(CardError):
@@ -574,6 +593,16 @@ class HolderMismatch(LoginRefusedError):
     message_en = "The account entered and the citizen card's holder are not the same person."
     action_zh = "請輸入本人之帳號或身分證統一編號。"
     action_en = "Enter your own account or national ID."
+
+
+class AccountAlreadyBound(LoginRefusedError):
+    code = "ACCOUNT_ALREADY_BOUND"
+    message_zh = "此帳號已綁定另一張自然人憑證，無法以本憑證首次登入。"
+    message_en = "This account is already bound to another citizen card; this card cannot be bound to it."
+    action_zh = "如已換發新卡，請洽系統管理者解除原綁定後再登入。"
+    action_en = (
+        "If you have a new card, ask the administrator to re-bind (remove the old binding), then log in."
+    )
 
 
 class AgencyCodeUnknown(LoginRefusedError):
