@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import itertools
 import json
 import os
@@ -1088,14 +1089,16 @@ def _answers(index: CRLIndex, serials: Sequence[int]) -> list[Any]:
     return out
 
 
-def test_save_open_round_trip(tmp_path: Path, sample: tuple[CRLIndex, bytes, list[int]]) -> None:
+def test_save_open_round_trip(
+    tmp_path: Path, sample: tuple[CRLIndex, bytes, list[int]], moica: FakeCA
+) -> None:
     index, der_bytes, serials = sample
     path = tmp_path / "moica.crlidx"
     path.write_bytes(b"an older file the save replaces")
     index.save(path)
     assert [p.name for p in tmp_path.iterdir()] == ["moica.crlidx"]  # no temporary left behind
     probe = [*serials[::7], 12345, -2, 2**200]
-    with CRLIndex.open(path) as mapped:
+    with CRLIndex.open(path, issuer=moica.certificate) as mapped:
         assert mapped.is_mapped and len(mapped) == len(index)
         assert mapped.metadata == index.metadata
         assert _answers(mapped, probe) == _answers(index, probe)
@@ -1108,7 +1111,7 @@ def test_save_open_round_trip(tmp_path: Path, sample: tuple[CRLIndex, bytes, lis
 _CHILD = """
 import json, sys
 from twcert.revocation.crl_index import CRLIndex
-index = CRLIndex.open(sys.argv[1])
+index = CRLIndex.open(sys.argv[1], key=b"deployment secret")
 serials = json.loads(sys.stdin.read())
 out = []
 for serial in serials:
@@ -1123,7 +1126,7 @@ def test_two_processes_share_the_saved_index(
 ) -> None:
     index, _, serials = sample
     path = tmp_path / "shared.crlidx"
-    index.save(path)
+    index.save(path, key=b"deployment secret")
     probe = [*serials[::11], 99, -99, 2**128]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
     children = [
@@ -1166,7 +1169,9 @@ def _sections(data: bytes, der_size: int) -> Iterator[tuple[str, int]]:
     yield "der-last", file_length - 1
 
 
-def test_tampered_index_files_are_refused(tmp_path: Path, sample: tuple[CRLIndex, bytes, list[int]]) -> None:
+def test_tampered_index_files_are_refused(
+    tmp_path: Path, sample: tuple[CRLIndex, bytes, list[int]], moica: FakeCA
+) -> None:
     index, der_bytes, _ = sample
     path = tmp_path / "good.crlidx"
     index.save(path)
@@ -1177,41 +1182,53 @@ def test_tampered_index_files_are_refused(tmp_path: Path, sample: tuple[CRLIndex
         target = tmp_path / f"{label}.crlidx"
         target.write_bytes(bytes(bad))
         with pytest.raises(RevocationDataError):
-            CRLIndex.open(target)
+            CRLIndex.open(target, issuer=moica.certificate)
     for cut in (0, 1, 55, 56, 100, len(good) // 2, len(good) - len(der_bytes), len(good) - 1):
         target = tmp_path / f"cut-{cut}.crlidx"
         target.write_bytes(good[:cut])
         with pytest.raises(RevocationDataError):
-            CRLIndex.open(target)
+            CRLIndex.open(target, issuer=moica.certificate)
     longer = tmp_path / "longer.crlidx"
     longer.write_bytes(good + b"\x00")
     with pytest.raises(RevocationDataError):
-        CRLIndex.open(longer)
+        CRLIndex.open(longer, issuer=moica.certificate)
     not_index = tmp_path / "crl.der"
     not_index.write_bytes(der_bytes)
     with pytest.raises(RevocationDataError, match="not a CRL index"):
-        CRLIndex.open(not_index)
+        CRLIndex.open(not_index, issuer=moica.certificate)
 
 
-def _rewrite(good: bytes, *, version: int | None = None, table: bytes | None = None) -> bytes:
+def _rewrite(
+    good: bytes,
+    *,
+    version: int | None = None,
+    table: bytes | None = None,
+    meta_edit: Any = None,
+    key: bytes | None = None,
+) -> bytes:
     """A consistent file (digest recomputed) with one field changed: what only a buggy or
     hostile writer produces; it must still fail cleanly, never hang or crash."""
     magic, old_version, meta_length, file_length, _ = struct.unpack_from("<8sIIQ32s", good)
     body = bytearray(good[56:])
     meta = json.loads(body[:meta_length])
-    der_offset = file_length - meta["der_size"]
+    der_offset = file_length - meta["crl"]["der_size"]
     table_offset = (56 + meta_length + 7) & ~7
     if table is not None:
         body[table_offset - 56 : der_offset - 56] = table
+    if meta_edit is not None:  # same-length JSON edit keeps the layout
+        edited = meta_edit(bytes(body[:meta_length]))
+        assert len(edited) == meta_length
+        body[:meta_length] = edited
     fixed = struct.pack(
         "<8sIIQ", magic, old_version if version is None else version, meta_length, file_length
     )
-    digest = hashlib.sha256(fixed + bytes(body[: der_offset - 56])).digest()
+    signed = fixed + bytes(body[: der_offset - 56])
+    digest = (hmac.new(key, signed, "sha256") if key else hashlib.sha256(signed)).digest()
     return fixed + digest + bytes(body)
 
 
 def test_consistent_but_wrong_files_fail_cleanly(
-    tmp_path: Path, sample: tuple[CRLIndex, bytes, list[int]]
+    tmp_path: Path, sample: tuple[CRLIndex, bytes, list[int]], moica: FakeCA
 ) -> None:
     index, _, serials = sample
     path = tmp_path / "good.crlidx"
@@ -1219,10 +1236,10 @@ def test_consistent_but_wrong_files_fail_cleanly(
     good = path.read_bytes()
     slots = len(index._table)
 
-    newer = tmp_path / "v2.crlidx"
-    newer.write_bytes(_rewrite(good, version=2))
+    newer = tmp_path / "v3.crlidx"
+    newer.write_bytes(_rewrite(good, version=3))
     with pytest.raises(RevocationDataError, match="version"):
-        CRLIndex.open(newer)
+        CRLIndex.open(newer, issuer=moica.certificate)
 
     for name, table in {
         "full": struct.pack(f"<{slots}I", *([1] * slots)),
@@ -1230,7 +1247,13 @@ def test_consistent_but_wrong_files_fail_cleanly(
     }.items():
         target = tmp_path / f"{name}.crlidx"
         target.write_bytes(_rewrite(good, table=table))
-        broken = CRLIndex.open(target)
+        # Without a key the table is checked against the CRL at open.
+        with pytest.raises(RevocationDataError, match="table is not derived"):
+            CRLIndex.open(target, issuer=moica.certificate)
+        # Under a key only a key holder writes files; a buggy one still fails cleanly at lookup.
+        keyed = tmp_path / f"{name}-keyed.crlidx"
+        keyed.write_bytes(_rewrite(good, table=table, key=b"k"))
+        broken = CRLIndex.open(keyed, key=b"k")
         with pytest.raises(RevocationDataError, match="corrupt"):
             _lookup_all(broken, serials[:50])
         broken.close()
@@ -1241,30 +1264,36 @@ def _lookup_all(index: CRLIndex, serials: Sequence[int]) -> None:
         index.lookup(serial)
 
 
-def test_keyed_index_file_resists_forgery(tmp_path: Path, sample: tuple[CRLIndex, bytes, list[int]]) -> None:
+def test_keyed_index_file_resists_forgery(
+    tmp_path: Path, sample: tuple[CRLIndex, bytes, list[int]], moica: FakeCA
+) -> None:
     index, _, serials = sample
     path = tmp_path / "keyed.crlidx"
     index.save(path, key=b"deployment secret")
     with CRLIndex.open(path, key=b"deployment secret") as mapped:
         assert _answers(mapped, serials[:50]) == _answers(index, serials[:50])
-    for key in (None, b"another secret"):
-        with pytest.raises(RevocationDataError, match="digest"):
-            CRLIndex.open(path, key=key)
-    # A forger without the key recomputes the plain digest over an emptied table.
+    with pytest.raises(RevocationDataError, match="digest"):
+        CRLIndex.open(path, key=b"another secret")
+    with pytest.raises(RevocationDataError, match="digest"):
+        CRLIndex.open(path, issuer=moica.certificate)
+    # A forger without the key recomputes the plain digest over an emptied table: refused
+    # with the key, and without one the table is checked against the signed CRL.
     good = path.read_bytes()
     forged = tmp_path / "forged.crlidx"
     forged.write_bytes(_rewrite(good, table=bytes(4 * len(index._table))))
-    with CRLIndex.open(forged) as unkeyed:  # without a key the forgery passes: serials vanish
-        assert index.lookup(serials[0]) is not None and unkeyed.lookup(serials[0]) is None
     with pytest.raises(RevocationDataError, match="digest"):
         CRLIndex.open(forged, key=b"deployment secret")
+    with pytest.raises(RevocationDataError, match="table is not derived"):
+        CRLIndex.open(forged, issuer=moica.certificate)
 
 
-def test_closed_mapping_releases_the_file(tmp_path: Path, sample: tuple[CRLIndex, bytes, list[int]]) -> None:
+def test_closed_mapping_releases_the_file(
+    tmp_path: Path, sample: tuple[CRLIndex, bytes, list[int]], moica: FakeCA
+) -> None:
     index, _, _ = sample
     path = tmp_path / "x.crlidx"
     index.save(path)
-    mapped = CRLIndex.open(path)
+    mapped = CRLIndex.open(path, issuer=moica.certificate)
     mapped.close()
     mapped.close()  # idempotent
     index.close()  # no-op for an in-memory index
