@@ -136,9 +136,17 @@ def test_background_refresh_keeps_a_crl_fresh(
         refresher.stop()
 
 
-def _open_in_child(directory: str, url: str, ski: bytes, serial: int, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def _open_in_child(
+    directory: str,
+    url: str,
+    issuer_der: bytes,
+    serial: int,
+    out: multiprocessing.Queue,  # type: ignore[type-arg]
+) -> None:
+    issuer = load_certificate(issuer_der)
     cache = CRLCache(directory=directory)
-    loaded = cache.load_directory()
+    loaded = cache.load_directory(issuers=[issuer])
+    ski = issuer.subject_key_identifier
     index = cache.get(url, ski, NOW)
     out.put((loaded, index is not None and serial in index))
 
@@ -152,7 +160,7 @@ def test_indexes_are_shared_with_other_processes(
     out = ctx.Queue()
     child = ctx.Process(
         target=_open_in_child,
-        args=(str(tmp_path), "http://x/crl", moica.subject_key_identifier, 22, out),
+        args=(str(tmp_path), "http://x/crl", pki.moica.der, 22, out),
         daemon=True,
     )
     child.start()
@@ -163,7 +171,7 @@ def test_indexes_are_shared_with_other_processes(
         data = bytearray(path.read_bytes())
         data[len(data) // 2] ^= 0xFF
         path.write_bytes(bytes(data))
-    assert CRLCache(directory=tmp_path).load_directory() == 0
+    assert CRLCache(directory=tmp_path).load_directory(issuers=[moica]) == 0
 
 
 def test_partition_named_by_a_relative_name_covers_no_url(
