@@ -9,6 +9,7 @@ here with a small DER writer and signed with the fake CA's key.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -1298,3 +1299,122 @@ def test_closed_mapping_releases_the_file(
     mapped.close()  # idempotent
     index.close()  # no-op for an in-memory index
     os.unlink(path)
+
+
+def test_open_does_not_follow_a_symlink(
+    tmp_path: Path, sample: tuple[CRLIndex, bytes, list[int]], moica: FakeCA
+) -> None:
+    index, _, _ = sample
+    real = tmp_path / "real.crlidx"
+    index.save(real, key=b"k")
+    link = tmp_path / "link.crlidx"
+    link.symlink_to(real)
+    with pytest.raises(OSError):
+        CRLIndex.open(link, key=b"k")
+    with pytest.raises(TypeError, match=r"key= .* or issuer="):
+        CRLIndex.open(real)
+    with pytest.raises(RevocationDataError, match="not signed by the CA given"):
+        CRLIndex.open(real, key=b"k", issuer=_other_ca())
+
+
+def _other_ca() -> x509.Certificate:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    return _self_signed_ca(key, hashes.SHA256(), "another CA")
+
+
+FAR_FUTURE = dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
+
+
+def test_next_update_9999_is_fresh_not_an_overflow(moica: FakeCA) -> None:
+    der_bytes = build_crl(moica, [5], this_update=NOW - dt.timedelta(days=1), next_update=FAR_FUTURE)
+    index = index_of(moica, der_bytes)
+    assert index.next_update == FAR_FUTURE
+    assert index.is_fresh(NOW) and index.is_fresh(NOW, skew=dt.timedelta(days=1))
+
+
+def test_metadata_edited_under_a_recomputed_digest_is_refused(
+    tmp_path: Path, sample: tuple[CRLIndex, bytes, list[int]], moica: FakeCA
+) -> None:
+    """A writer without the key moves nextUpdate to 9999 (today: the file opened, and is_fresh
+    raised OverflowError); without a key the metadata is checked against the signed CRL."""
+    index, _, _ = sample
+    path = tmp_path / "good.crlidx"
+    index.save(path)
+    good = path.read_bytes()
+    next_update = index.next_update
+    assert next_update is not None
+    old = json.dumps(next_update.isoformat()).encode()
+    new = json.dumps(FAR_FUTURE.isoformat()).encode()
+    assert len(old) == len(new)
+    forged = tmp_path / "forged.crlidx"
+    forged.write_bytes(_rewrite(good, meta_edit=lambda meta: meta.replace(old, new)))
+    with pytest.raises(RevocationDataError, match="metadata does not match"):
+        CRLIndex.open(forged, issuer=moica.certificate)
+
+
+def _header_mutations(draw: st.DrawFn, meta_end: int) -> list[tuple[int, int]]:
+    count = draw(st.integers(1, 6))
+    return [(draw(st.integers(0, meta_end - 1)), draw(st.integers(0, 255))) for _ in range(count)]
+
+
+@pytest.fixture(scope="module")
+def small_index_file(
+    moica: FakeCA, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[bytes, bytes, list[int]]:
+    serials = random_serials(40, seed=12)
+    der_bytes = build_crl(
+        moica, serials, this_update=NOW - dt.timedelta(days=1), next_update=NOW + dt.timedelta(days=6)
+    )
+    path = tmp_path_factory.mktemp("mutations") / "small.crlidx"
+    index_of(moica, der_bytes).save(path)
+    plain = path.read_bytes()
+    index_of(moica, der_bytes).save(path, key=b"k")
+    return plain, path.read_bytes(), serials
+
+
+def _exercise(index: CRLIndex, serials: Sequence[int]) -> None:
+    """Everything a caller does with an opened index: only the library's error may escape."""
+    for serial in [*serials[:8], 1, -1]:
+        index.lookup(serial)
+        _ = serial in index
+    index.is_fresh(NOW)
+    index.is_fresh(dt.datetime(1, 1, 1, 0, 10, tzinfo=dt.UTC))
+    index.covers("http://127.0.0.1/crl")
+    repr(index)
+    len(index)
+    index.annotations  # noqa: B018
+
+
+@SLOW_SETTINGS
+@given(data=st.data(), recompute=st.booleans(), keyed=st.booleans())
+def test_mutated_index_headers_raise_only_revocation_data_error(
+    tmp_path_factory: pytest.TempPathFactory,
+    small_index_file: tuple[bytes, bytes, list[int]],
+    moica: FakeCA,
+    data: st.DataObject,
+    recompute: bool,
+    keyed: bool,
+) -> None:
+    plain, keyed_file, serials = small_index_file
+    good = keyed_file if keyed else plain
+    meta_length = struct.unpack_from("<I", good, 12)[0]
+    mutations = data.draw(st.composite(_header_mutations)(56 + meta_length))
+    bad = bytearray(good)
+    for offset, value in mutations:
+        bad[offset] = value
+    if recompute and bytes(bad[:24]) == good[:24]:
+        # A forger recomputing the digest (plain SHA-256, or the HMAC under the key: the
+        # worst case of a buggy key holder) over a header edit that keeps the layout.
+        with contextlib.suppress(Exception):
+            bad = bytearray(_rewrite(bytes(bad), key=b"k" if keyed else None))
+    path = tmp_path_factory.mktemp("m") / "x.crlidx"
+    path.write_bytes(bytes(bad))
+    try:
+        index = CRLIndex.open(path, key=b"k") if keyed else CRLIndex.open(path, issuer=moica.certificate)
+    except RevocationDataError:
+        return
+    with index:
+        try:
+            _exercise(index, serials)
+        except RevocationDataError:
+            pass
