@@ -20,11 +20,15 @@ number is lower than one already seen for its URL and CA is refused (a rollback)
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
+import hmac
+import json
 import logging
 import os
 import stat
+import tempfile
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -244,8 +248,58 @@ class CRLCache:
                 key=self._key,
                 annotations={"url": url, "etag": etag, "last_modified": last_modified},
             )
+            if index.crl_number is not None:
+                self._record_highest(url, index.issuer_key_identifier, index.crl_number)
         except (OSError, UnsafeDirectoryError) as exc:
             logger.error("CRL index for %s not persisted: %s", url, exc)
+
+    # The highest CRL number seen per URL is also kept in the directory (``<stem>.seen``, under
+    # the key's HMAC), so a worker starting later refuses an older index put back without it.
+
+    def _seen_path(self, url: str) -> Path:
+        return self._path_for(url).with_suffix(".seen")
+
+    def _seen_mac(self, body: bytes) -> str:
+        return (
+            hmac.new(self._key, body, hashlib.sha256) if self._key is not None else hashlib.sha256(body)
+        ).hexdigest()
+
+    def _read_highest(self, url: str) -> dict[bytes, int]:
+        """The numbers recorded for ``url`` by issuer key id; {} if none or not authentic."""
+        try:
+            fd = os.open(self._seen_path(url), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            with os.fdopen(fd, "rb") as handle:
+                raw = handle.read(1 << 16)
+            record = json.loads(raw)
+            body = json.dumps(record["numbers"], sort_keys=True).encode()
+            if record["url"] != url or not hmac.compare_digest(
+                self._seen_mac(url.encode() + b"\0" + body), record["mac"]
+            ):
+                raise ValueError("not authentic")
+            return {bytes.fromhex(k): int(v) for k, v in record["numbers"].items()}
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            logger.warning("ignoring CRL number record for %s: %s", url, exc)
+            return {}
+
+    def _record_highest(self, url: str, issuer_key_id: bytes, number: int) -> None:
+        numbers = {k.hex(): str(v) for k, v in self._read_highest(url).items()}
+        if int(numbers.get(issuer_key_id.hex(), "-1")) >= number:
+            return
+        numbers[issuer_key_id.hex()] = str(number)
+        body = json.dumps(numbers, sort_keys=True).encode()
+        record = {"url": url, "numbers": numbers, "mac": self._seen_mac(url.encode() + b"\0" + body)}
+        assert self.directory is not None
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".seen.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                json.dump(record, out)
+            os.replace(tmp, self._seen_path(url))
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
 
     def load_directory(self, issuers: Iterable[TaiwanCertificate] = ()) -> int:
         """Open every index persisted in ``directory`` (by any process); return how many.
@@ -272,7 +326,11 @@ class CRLCache:
                     index.close()
                     raise RevocationDataError("its URL does not match the file")
                 notes = index.annotations
+                recorded = self._read_highest(url)
                 with self._lock:
+                    for issuer_key_id, number in recorded.items():
+                        slot = (url, issuer_key_id)
+                        self._highest[slot] = max(number, self._highest.get(slot, number))
                     if self._admit(url, index):
                         self._entries[url] = _Entry(index, notes.get("etag"), notes.get("last_modified"))
                         loaded += 1

@@ -233,17 +233,32 @@ def test_rollback_of_a_genuine_older_index_is_refused(
     url = "http://x/crl"
     writer = CRLCache(directory=tmp_path, key=KEY)
     writer.preload(_crl(pki, [], 1), moica, url=url)
-    (path,) = tmp_path.glob("*.crlidx")
-    old = path.read_bytes()  # genuine, correctly keyed, CRL #1 (empty: serial 5 not revoked)
+    # Genuine, correctly keyed files of CRL #1 (empty: serial 5 not revoked), with whatever
+    # sidecar a version writes next to the index.
+    old = {path.name: path.read_bytes() for path in tmp_path.iterdir() if path.suffix in (".crlidx", ".json")}
     writer.preload(_crl(pki, [5], 2), moica, url=url)
     reader = CRLCache(directory=tmp_path, key=KEY)
     assert reader.load_directory() == 1
-    restored = tmp_path / "restored"
-    restored.write_bytes(old)
-    os.replace(restored, path)  # put back: within its nextUpdate, its MAC is valid
+    for name, data in old.items():  # put back, within nextUpdate: their MAC is valid
+        restored = tmp_path / ".restored"
+        restored.write_bytes(data)
+        os.replace(restored, tmp_path / name)
+    # A process that saw #2 keeps it ...
     assert reader.load_directory() == 0
     index = reader.get(url, moica.subject_key_identifier, NOW)
     assert index is not None and index.crl_number == 2 and 5 in index
+    # ... and one starting now refuses #1 too: the highest number is recorded under the key.
+    fresh = CRLCache(directory=tmp_path, key=KEY)
+    assert fresh.load_directory() == 0
+    assert fresh.get(url, moica.subject_key_identifier, NOW) is None
+    assert fresh.highest_crl_number(url, moica.subject_key_identifier) == 2
+    # A record forged without the key is ignored (the rollback then is only what a fresh
+    # worker cannot tell: see docs/threat-model.md), never trusted to raise or lower numbers.
+    (seen,) = tmp_path.glob("*.seen")
+    seen.write_text(seen.read_text().replace('"2"', '"1"'))
+    forged = CRLCache(directory=tmp_path, key=KEY)
+    assert forged.load_directory() == 1
+    assert forged.highest_crl_number(url, moica.subject_key_identifier) == 1  # from the index, not the record
 
 
 def test_keyed_files_authenticate_the_url_stored_with_them(
@@ -329,7 +344,7 @@ def test_planted_symlinks_are_never_followed(pki: FakeGPKI, moica: TaiwanCertifi
     victim.write_bytes(b"precious")
     stem = hashlib.sha256(url.encode()).hexdigest()[:32]
     # Every name a writer might use: the index, a sidecar, the sidecar's old fixed temporary.
-    for name in (f"{stem}.json.tmp", f"{stem}.json"):
+    for name in (f"{stem}.json.tmp", f"{stem}.json", f"{stem}.seen"):
         (shared / name).symlink_to(victim)
     CRLCache(directory=shared, key=KEY).preload(_crl(pki, [5], 1), moica, url=url)
     assert victim.read_bytes() == b"precious"
