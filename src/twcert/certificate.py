@@ -360,7 +360,7 @@ class _NameParts:
     def rfc4514(self, cert: x509.Certificate, which: str) -> str:
         try:
             return (cert.subject if which == "subject" else cert.issuer).rfc4514_string()
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:  # TypeError: e.g. a CN that is a BIT STRING
             raise CertificateParseError(f"malformed {which} name: {exc}") from exc
 
 
@@ -495,7 +495,7 @@ def load_certificates(
         except CertificateParseError:
             try:
                 bundle = pkcs7.load_der_pkcs7_certificates(blobs[0])
-            except (ValueError, x509.InvalidVersion):
+            except Exception:  # ValueError, InvalidVersion, UnsupportedAlgorithm (not signedData)…
                 raise CertificateParseError("neither a DER certificate nor a PKCS#7 bundle") from None
             blobs = [c.public_bytes(Encoding.DER) for c in bundle]
     return [_from_der(blob, issuers) for blob in blobs]
