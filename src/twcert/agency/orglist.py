@@ -86,9 +86,7 @@ def _read(source: object) -> bytes:
         return Path(source).read_bytes()
     read = getattr(source, "read", None)
     if not callable(read):
-        raise TypeError(
-            f"orglist source must be bytes, a path or a binary file, not {type(source).__name__}"
-        )
+        raise TypeError(f"orglist source must be bytes, a path or a binary file, not {type(source).__name__}")
     data = read(_MAX_BYTES + 1)
     if not isinstance(data, bytes | bytearray):
         raise TypeError(f"orglist file must be opened in binary mode (read() gave {type(data).__name__})")

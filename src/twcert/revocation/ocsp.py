@@ -42,6 +42,9 @@ class OCSPError(RevocationDataError):
     OCSP"; :meth:`OCSPClient.verify_response` raises it (a catalogued
     :class:`~twcert.errors.RevocationDataError`) for any bytes it cannot use."""
 
+    code = "OCSP_RESPONSE_INVALID"
+    message_en = "An OCSP response could not be used ({detail_short})."
+
 
 @dataclass(frozen=True, slots=True)
 class _Cached:
