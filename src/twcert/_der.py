@@ -167,8 +167,8 @@ def decode_oid(body: bytes) -> str:
             size = 0
         elif size >= MAX_OID_ARC_BYTES:
             raise DERError(f"OID arc longer than {MAX_OID_ARC_BYTES} bytes")
-    if len(arcs) > MAX_OID_ARCS:
-        raise DERError(f"OID of {len(arcs)} arcs has more than {MAX_OID_ARCS}")
+    if len(arcs) + 1 > MAX_OID_ARCS:  # the first subidentifier holds two arcs
+        raise DERError(f"OID of {len(arcs) + 1} arcs has more than {MAX_OID_ARCS}")
     first = arcs[0]
     head = [0, first] if first < 40 else ([1, first - 40] if first < 80 else [2, first - 80])
     return ".".join(str(a) for a in head + arcs[1:])

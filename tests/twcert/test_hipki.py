@@ -122,3 +122,21 @@ def test_parser_raises_only_its_error(data: object) -> None:
         HipkiSignResponse.parse(data)  # type: ignore[arg-type]
     except ResponseParseError:
         pass
+
+
+def test_deeply_nested_json_is_a_parse_error() -> None:
+    # json.loads recursed once per "[" and raised RecursionError.
+    for text in ("[" * 100_000, '{"a":' * 50_000, b"[" * 100_000):
+        with pytest.raises(ResponseParseError, match="nested too deeply"):
+            HipkiSignResponse.parse(text)
+
+
+def test_non_string_func_is_a_parse_error() -> None:
+    with pytest.raises(ResponseParseError, match="func"):
+        HipkiSignResponse.parse({"ret_code": 0, "func": [[1]]})
+
+
+@pytest.mark.parametrize("data", [None, 7, 1.5, ["ret_code"]])
+def test_wrong_python_type_is_a_type_error(data: object) -> None:
+    with pytest.raises(TypeError, match="JSON text or a mapping"):
+        HipkiSignResponse.parse(data)  # type: ignore[arg-type]
