@@ -430,3 +430,24 @@ def test_a_uuid_oid_arc_is_read() -> None:
     arc = bytes(d | 0x80 for d in reversed(digits[1:])) + bytes((digits[0],))
     cert = load_certificate(_with_directory_attribute_oid(b"\x69" + arc))
     assert cert.directory_attributes == {f"2.25.{uuid}": ("x",)}
+
+
+def test_pem_armour_is_found_as_before(real_ca_dir: Path) -> None:
+    """The PEM splitter (bytes.find, no backtracking regex) keeps the armour rules."""
+    pem = (real_ca_dir / "grca-g2-root.pem").read_bytes()
+    other = (real_ca_dir / "moica-g2-intermediate.pem").read_bytes()
+    padded = pem.replace(b"-----\n", b"-----\n" + b"\n" * 40_000, 1)  # long whitespace inside
+    assert load_certificate(padded) == load_certificate(pem)
+    skipped = b"-----BEGIN bad label-----\n" + pem  # not a label: skipped, as the regex did
+    assert load_certificate(skipped) == load_certificate(pem)
+    assert [c.sha256 for c in load_certificates(b"junk\n" + pem + b"\n" + other)] == [
+        load_certificate(pem).sha256,
+        load_certificate(other).sha256,
+    ]
+    for damaged in (
+        pem.replace(b"-----END CERTIFICATE-----", b"-----END certificate-----"),
+        pem.replace(b"-----END CERTIFICATE-----", b"-----END CRL-----"),
+        pem.replace(b"-----END CERTIFICATE-----", b"-----END "),
+    ):
+        with pytest.raises(CertificateParseError, match="PEM"):
+            load_certificate(damaged)
