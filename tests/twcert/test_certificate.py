@@ -9,6 +9,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -451,3 +452,47 @@ def test_pem_armour_is_found_as_before(real_ca_dir: Path) -> None:
     ):
         with pytest.raises(CertificateParseError, match="PEM"):
             load_certificate(damaged)
+
+
+_REAL_CA_FILES = sorted((Path(__file__).resolve().parents[2] / "src" / "twcert" / "anchors").glob("*.pem"))
+_BUNDLE_SEEDS = [
+    b"".join(path.read_bytes() for path in _REAL_CA_FILES[:3]),
+    pkcs7.serialize_certificates(
+        [x509.load_pem_x509_certificate(path.read_bytes()) for path in _REAL_CA_FILES[:3]],
+        serialization.Encoding.DER,
+    ),
+]
+
+
+@st.composite
+def mutated_bundle(draw: st.DrawFn) -> bytes:
+    data = bytearray(draw(st.sampled_from(_BUNDLE_SEEDS)))
+    for _ in range(draw(st.integers(1, 6))):
+        pos = draw(st.integers(0, len(data) - 1))
+        op = draw(st.sampled_from(["flip", "delete", "insert", "truncate"]))
+        if op == "flip":
+            data[pos] ^= draw(st.integers(1, 255))
+        elif op == "delete":
+            del data[pos : pos + draw(st.integers(1, 64))]
+        elif op == "insert":
+            data[pos:pos] = draw(st.binary(min_size=1, max_size=16))
+        else:
+            del data[pos:]
+        if not data:
+            break
+    return bytes(data)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(mutated_bundle(), st.binary(max_size=2000)))
+def test_load_certificates_raises_only_parse_error(data: bytes) -> None:
+    try:
+        certificates = load_certificates(data)
+    except CertificateParseError:
+        return
+    for cert in certificates:
+        for name in ("subject", "issuer", "holder_name", "family", "is_test"):
+            try:
+                getattr(cert, name)
+            except CertificateParseError:
+                pass

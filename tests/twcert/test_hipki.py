@@ -140,3 +140,31 @@ def test_non_string_func_is_a_parse_error() -> None:
 def test_wrong_python_type_is_a_type_error(data: object) -> None:
     with pytest.raises(TypeError, match="JSON text or a mapping"):
         HipkiSignResponse.parse(data)  # type: ignore[arg-type]
+
+
+_VALID = json.dumps(
+    {"func": "sign", "ret_code": 0, "last_error": 0, "signature": "AAEC", "certb64": "MIIB", "cardSN": "TP1"}
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_mutated_responses_raise_only_its_error(data: st.DataObject) -> None:
+    text = list(_VALID)
+    for _ in range(data.draw(st.integers(1, 5))):
+        pos = data.draw(st.integers(0, len(text) - 1))
+        choice = data.draw(st.sampled_from(["replace", "delete", "nest"]))
+        if choice == "replace":
+            text[pos] = data.draw(st.sampled_from([*'[]{}",:0x-\\ ', "\udcff", "\u6e2c"]))
+        elif choice == "delete":
+            del text[pos]
+        else:
+            text[pos:pos] = ["["] * data.draw(st.sampled_from([10, 1000, 5000]))
+        if not text:
+            break
+    candidate = "".join(text)
+    for form in (candidate, candidate.encode("utf-8", "surrogatepass")):
+        try:
+            HipkiSignResponse.parse(form)
+        except ResponseParseError:
+            pass

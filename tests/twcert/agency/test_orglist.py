@@ -127,3 +127,24 @@ def test_bytearray_and_binary_file_load_like_bytes(tmp_path: Path) -> None:
     with path.open("rb") as binary:
         from_file = load_orglist(binary)
     assert load_orglist(bytearray(data)).rows == from_file.rows == load_orglist(data).rows == 4
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_mutated_files_only_raise_the_parse_error(data: st.DataObject) -> None:
+    seed = data.draw(
+        st.sampled_from([big5([HEADER, *ROWS]), ("\ufeff" + "\n".join([HEADER, *ROWS])).encode("utf-8")])
+    )
+    mutated = bytearray(seed)
+    for _ in range(data.draw(st.integers(1, 6))):
+        pos = data.draw(st.integers(0, len(mutated) - 1))
+        if data.draw(st.booleans()):
+            mutated[pos] = data.draw(st.sampled_from([0x00, 0x22, 0x2C, 0x0A, 0x0D, 0x80, 0xA4, 0xFF]))
+        else:
+            del mutated[pos : pos + data.draw(st.integers(1, 20))]
+        if not mutated:
+            break
+    try:
+        load_orglist(bytes(mutated))
+    except OrgListError:
+        pass
