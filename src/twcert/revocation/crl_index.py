@@ -75,6 +75,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 
+from .._der import GENERALIZED_TIME, UTC_TIME, parse_time, read_header
 from ..certificate import TaiwanCertificate, key_identifier
 from ..errors import RevocationDataError
 
@@ -105,8 +106,8 @@ _OID_INVALIDITY_DATE: Final = b"\x06\x03\x55\x1d\x18"
 _OID_CERTIFICATE_ISSUER: Final = b"\x06\x03\x55\x1d\x1d"
 
 _SEQUENCE: Final = 0x30
-_UTC_TIME: Final = 0x17
-_GENERALIZED_TIME: Final = 0x18
+_UTC_TIME: Final = UTC_TIME
+_GENERALIZED_TIME: Final = GENERALIZED_TIME
 
 # Entries walked per batch (bytes of DER): bounds the transient list of extension blocks.
 _BATCH_BYTES: Final = 1 << 16
@@ -728,29 +729,11 @@ def _verify_derived(
 # --------------------------------------------------------------------------- DER helpers
 
 
-def _tlv(d: _Buffer, pos: int, end: int) -> tuple[int, int, int]:
-    """(tag, content start, content end) of the DER element at ``pos``, inside ``end``.
-
-    Low-tag-number form and definite, minimal lengths of up to 4 bytes (DER, as in a CRL).
-    """
-    if pos + 2 > end:
-        raise RevocationDataError(f"DER element at {pos} runs past its container")
-    tag = d[pos]
-    length = d[pos + 1]
-    pos += 2
-    if tag & 0x1F == 0x1F:
-        raise RevocationDataError(f"high tag number at {pos - 2}")
-    if length & 0x80:
-        size = length & 0x7F
-        if not 0 < size <= 4 or pos + size > end:
-            raise RevocationDataError(f"bad length at {pos - 1}")
-        length = int.from_bytes(d[pos : pos + size], "big")
-        if length < 0x80 or d[pos] == 0:
-            raise RevocationDataError(f"non-minimal length at {pos - 1}")
-        pos += size
-    if pos + length > end:
-        raise RevocationDataError(f"DER element at {pos} runs past its container")
-    return tag, pos, pos + length
+# One TLV reader and one time parser for the library (``twcert._der``). They raise DERError (a
+# ValueError): ingest turns any such failure into RevocationDataError("malformed CRL"), and a
+# lookup into RevocationDataError("corrupt CRL index").
+_tlv: Final = read_header
+_parse_time: Final = parse_time
 
 
 def _integer_tlv(value: int) -> bytes:
@@ -820,34 +803,6 @@ def _layout(der: bytes) -> _Layout:
         revoked = (content, pos)
     _, _, algorithm_end = _tlv(der, tbs_end, end)
     return _Layout((tbs_start, tbs_end), revoked, inner_algorithm == der[tbs_end:algorithm_end])
-
-
-def _parse_time(tag: int, raw: bytes) -> dt.datetime:
-    """UTCTime ``YYMMDDHHMMSSZ`` (years 50–99 are 19xx) or GeneralizedTime ``YYYYMMDDHHMMSSZ``:
-    the only forms RFC 5280 (and cryptography) accept."""
-    # One int() and divmods, positional tzinfo, module-level names: about 1 µs (this runs on
-    # every lookup that finds an entry).
-    if tag == _UTC_TIME and len(raw) == 13 and raw[12] == 0x5A and raw[:12].isdigit():
-        value = int(raw[:12])
-        century = 1900 if value >= 50_0000000000 else 2000
-    elif tag == _GENERALIZED_TIME and len(raw) == 15 and raw[14] == 0x5A and raw[:14].isdigit():
-        value = int(raw[:14])
-        century = 0
-    else:
-        raise RevocationDataError(f"unsupported time encoding {bytes((tag,)) + raw!r}")
-    value, second = divmod(value, 100)
-    value, minute = divmod(value, 100)
-    value, hour = divmod(value, 100)
-    value, day = divmod(value, 100)
-    year, month = divmod(value, 100)
-    try:
-        return _datetime(century + year, month, day, hour, minute, second, 0, _UTC)
-    except ValueError as exc:
-        raise RevocationDataError(f"invalid date {raw!r}: {exc}") from exc
-
-
-_datetime: Final = dt.datetime
-_UTC: Final = dt.UTC
 
 
 def _parse_entry_extensions(blob: bytes) -> tuple[x509.ReasonFlags | None, dt.datetime | None]:
