@@ -10,7 +10,8 @@ unmasked national ID or name (callers pass masked values).
 
     TwcertError
     ├── ConfigurationError
-    │   └── TrustAnchorPinError
+    │   ├── TrustAnchorPinError
+    │   └── UnsafeDirectoryError
     ├── ParseError                               (bytes that are not what they claim to be)
     │   ├── CertificateParseError
     │   ├── SignatureParseError
@@ -108,6 +109,7 @@ __all__ = [
     "TestCertificateRefused",
     "TrustAnchorPinError",
     "TwcertError",
+    "UnsafeDirectoryError",
     "UntrustedCertificateError",
     "UserCancelledError",
     "WrongCertificateUsageError",
@@ -230,6 +232,22 @@ class TrustAnchorPinError(ConfigurationError):
     code = "TRUST_PIN_MISMATCH"
     message_zh = "信任之憑證機構憑證與設定之指紋不符，請洽系統管理者。"
     message_en = "A trusted CA certificate does not match its configured SHA-256 pin ({sha256})."
+
+
+class UnsafeDirectoryError(ConfigurationError):
+    """A directory the library shares between processes (the CRL index directory) could be
+    written by someone other than the service's user, who could then tamper with its files."""
+
+    code = "UNSAFE_DIRECTORY"
+    message_zh = "共用目錄 {directory} 不安全（{reason}），請洽系統管理者。"
+    message_en = "The shared directory {directory} is unsafe: {reason}."
+    action_zh = (
+        "請由執行服務之使用者擁有該目錄並限制權限：chown 服務使用者 {directory} && chmod 700 {directory}。"
+    )
+    action_en = (
+        "Make the directory owned by the user the service runs as and closed to others: "
+        "chown <service user> {directory} && chmod 700 {directory}."
+    )
 
 
 class BackendUnavailableError(TwcertError):

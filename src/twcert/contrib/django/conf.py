@@ -531,7 +531,8 @@ def build_validator(conf: TwcertSettings) -> Validator:
     trust = build_trust_store(conf)
     cache = CRLCache(directory=conf.crl_cache_dir)
     if conf.crl_cache_dir is not None:
-        cache.load_directory()
+        # No deployment key here: each stored CRL is verified against its CA again.
+        cache.load_directory(issuers=[ca.certificate for ca in trust])
     for spec in conf.crl_files:
         crl = read_crl(spec.path)
         issuer = _crl_issuer(crl, trust, spec.path)
