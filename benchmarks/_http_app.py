@@ -194,22 +194,22 @@ def make_service(cfg: BenchConfig) -> Any:
     """PostgreSQL for personnel, bindings, agencies and PIN records; Redis for the challenges."""
     from twcert import LoginService
     from twcert.agency import AgencyResolver
-    from twcert.pin import PinAttemptLedger
+    from twcert.login import LoginPolicy, LoginStores
+    from twcert.pin import PinRecord
     from twcert.stores.redis import RedisNonceStore
     from twcert.stores.sql import SqlStores
 
     key = bytes.fromhex(cfg.index_key) if cfg.index_key else None
     validator = make_validator(cfg, crl_cache(cfg, key=key))
-    stores = SqlStores(cfg.postgres_url, schema=cfg.schema, create=False)
-    return LoginService(
-        validator=validator,
+    sql = SqlStores(cfg.postgres_url, schema=cfg.schema, create=False)
+    stores = LoginStores(
         nonces=RedisNonceStore(cfg.redis_url, prefix=cfg.redis_prefix),
-        personnel=stores.personnel,
-        bindings=stores.bindings,
-        agencies=AgencyResolver(stores.agencies),
-        pin_ledger=PinAttemptLedger(stores.pin_counters),
-        signature_type="PKCS1",
+        personnel=sql.personnel,
+        bindings=sql.bindings,
+        agencies=AgencyResolver(sql.agencies),
+        pin_record=PinRecord(sql.pin_counters),
     )
+    return LoginService(validator, stores, LoginPolicy(signature_type="PKCS1"))
 
 
 def flask_app() -> Any:

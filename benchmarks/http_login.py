@@ -522,7 +522,18 @@ class Bench:
             at_fraction=(0.25, kill),
         )  # fmt: skip
         print(restart.line())
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not [p for p in server.ready_workers() if p not in old]:
+            await asyncio.sleep(0.2)
         new = [pid for pid in server.worker_pids() if pid not in old]
+        if new and not any(s.worker in new for s in restart.samples):
+            # The new worker came up after the run: its first logins come from a short one more.
+            await _signed_sessions(client, self.card, 50, "after restart", server)
+            after = await _phase(
+                "login + page, after the restart", server, client, _SESSIONS["after restart"], client.login
+            )
+            print(after.line())
+            restart.samples += after.samples
         ready = server.ready_workers()
         ingests = server.ingests()
         for pid in new:
