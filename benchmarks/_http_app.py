@@ -39,6 +39,9 @@ log = logging.getLogger("twcert.bench")
 
 #: Environment variable naming the JSON file of :class:`BenchConfig`.
 CONFIG_ENV = "TWCERT_BENCH_CONFIG"
+#: If set, a directory: each worker profiles (cProfile) the requests whose path ends with one of
+#: ``TWCERT_BENCH_PROFILE_PATHS`` (comma-separated) and writes ``<pid>.prof`` there at exit.
+PROFILE_ENV = "TWCERT_BENCH_PROFILE"
 #: The protected page and the floor endpoint, the same path in both apps.
 PROTECTED_PATH = "/protected"
 FLOOR_PATH = "/floor"
@@ -144,6 +147,31 @@ def crl_cache(cfg: BenchConfig, *, key: bytes | None) -> Any:
     return cache
 
 
+def profiled(app: Any) -> Any:
+    """``app``, profiled on the chosen paths when ``TWCERT_BENCH_PROFILE`` names a directory."""
+    directory = os.environ.get(PROFILE_ENV)
+    if not directory:
+        return app
+    import atexit
+    import cProfile
+
+    paths = tuple(os.environ.get(PROFILE_ENV + "_PATHS", "/login").split(","))
+    # CPU time, not wall time: on a shared machine the waits say more about the neighbours.
+    profile = cProfile.Profile(time.process_time)
+    atexit.register(lambda: profile.dump_stats(os.path.join(directory, f"{os.getpid()}.prof")))
+
+    def wrapper(environ: dict[str, Any], start_response: Any) -> Any:
+        if not str(environ.get("PATH_INFO", "")).endswith(paths):
+            return app(environ, start_response)
+        profile.enable()
+        try:
+            return list(app(environ, start_response))
+        finally:
+            profile.disable()
+
+    return wrapper
+
+
 # -- the floor --------------------------------------------------------------------------------
 
 
@@ -242,7 +270,7 @@ def flask_app() -> Any:
         response.headers["X-Worker"] = str(os.getpid())
         return response
 
-    return app
+    return profiled(app)
 
 
 # -- Django -----------------------------------------------------------------------------------
@@ -383,4 +411,4 @@ def django_app() -> Any:
 
         return application(environ, with_worker)
 
-    return app
+    return profiled(app)

@@ -61,7 +61,7 @@ import aiohttp
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _http_app import CONFIG_ENV, FLOOR_PATH, PROTECTED_PATH, BenchConfig, django_setup
+from _http_app import CONFIG_ENV, FLOOR_PATH, PROFILE_ENV, PROTECTED_PATH, BenchConfig, django_setup
 from _timing import machine
 
 from twcert import load_certificate
@@ -449,6 +449,11 @@ class Bench:
         self.publish(False)
         log_file = self.log_dir / f"{adapter}-{workers}.log"
         env = {"PYTHONPATH": os.pathsep.join([str(BENCH), *sys.path[1:]])}
+        if args.profile:
+            directory = Path(args.profile) / f"{adapter}-{workers}"
+            directory.mkdir(parents=True, exist_ok=True)
+            ends = (ENDPOINTS[adapter].login, ENDPOINTS[adapter].protected)
+            env |= {PROFILE_ENV: str(directory), PROFILE_ENV + "_PATHS": ",".join(ends)}
         print(f"\n{adapter}, {workers} worker(s), {args.concurrency} in flight:", flush=True)
         with Server(adapter, workers, self.config_files[adapter], log_file, env) as server:
             for pid, line in sorted(server.ready_workers().items()):
@@ -718,6 +723,11 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2")
     parser.add_argument(
         "--no-churn", action="store_true", help="skip the CRL refresh and worker restart runs"
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="each worker profiles (cProfile) the login and protected-page requests into DIR/<pid>.prof",
     )
     parser.add_argument(
         "--postgres",
