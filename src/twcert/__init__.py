@@ -29,6 +29,7 @@ from .revocation import RevocationPolicy as RevocationPolicy
 from .revocation import RevocationSources as RevocationSources
 from .trust import TrustedCA as TrustedCA
 from .trust import TrustStore as TrustStore
+from .validation import ValidationPolicy as ValidationPolicy
 from .validation import ValidationResult as ValidationResult
 from .validation import Validator as Validator
 
@@ -49,6 +50,7 @@ __all__ = [
     "TrustStore",
     "TrustedCA",
     "TwcertError",
+    "ValidationPolicy",
     "ValidationResult",
     "Validator",
     "__version__",

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 
 from twcert import load_certificate
 from twcert.errors import TwcertError
-from twcert.revocation import CRLCache, CRLIndex, RevocationChecker
+from twcert.revocation import CARevocation, CRLCache, CRLIndex, RevocationChecker
 from twcert.testing import Revoked, build_crl
 from twcert.testing.fixtures import FixtureSet
 from twcert.testing.pki import _ku
@@ -316,7 +316,7 @@ def ours(fs: FixtureSet, sc: Scenario) -> str:
     validator = Validator(
         fs.pki.trust_store(include=sc.trust),
         clock=lambda: fs.now,
-        ca_crls=ca_crls,
+        ca_revocation=CARevocation(ca_crls),
         checker=RevocationChecker(crls=cache, fetch_on_demand=False),
     )
     try:

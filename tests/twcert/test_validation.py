@@ -22,6 +22,7 @@ from twcert.errors import (
     WrongCertificateUsageError,
 )
 from twcert.revocation import (
+    CARevocation,
     CRLCache,
     RevocationChecker,
     RevocationPolicy,
@@ -32,7 +33,7 @@ from twcert.testing import FakeGPKI, Revoked, build_crl
 from twcert.testing.fixtures import FixtureSet
 from twcert.testing.servers import RepositoryServer
 from twcert.trust import TrustStore
-from twcert.validation import Validator
+from twcert.validation import ValidationPolicy, Validator
 
 from .conftest import fixture_validator
 
@@ -96,7 +97,7 @@ def test_same_dn_trap_is_refused(fixture_set: FixtureSet) -> None:
     # Only the G1 chain is trusted: a G2 leaf names the same issuer DN but another key.
     pki = fixture_set.pki
     store = pki.trust_store(include=["GRCA1", "MOICA1"])
-    validator = Validator(store, RevocationPolicy.OFF, clock=lambda: fixture_set.now)
+    validator = Validator(store, ValidationPolicy(revocation=RevocationPolicy.OFF), lambda: fixture_set.now)
     assert validator.validate(fixture_set.pem("citizen-moica-g1")).generation == "G1"
     with pytest.raises(UntrustedCertificateError):
         validator.validate(fixture_set.pem("citizen-wang"))
@@ -157,7 +158,7 @@ def test_allow_test_accepts_gtestca(fixture_set: FixtureSet) -> None:
 
 def test_gtestca_outside_the_trust_store_still_gets_the_test_error(fixture_set: FixtureSet) -> None:
     store = fixture_set.pki.trust_store(include=["GRCA2", "MOICA2", "GCA"])
-    validator = Validator(store, RevocationPolicy.OFF, clock=lambda: fixture_set.now)
+    validator = Validator(store, ValidationPolicy(revocation=RevocationPolicy.OFF), lambda: fixture_set.now)
     with pytest.raises(TestCertificateRefused):
         validator.validate(fixture_set.pem("agency-test"))
 
@@ -210,7 +211,7 @@ def test_revoked_issuing_ca_is_untrusted(fixture_set: FixtureSet) -> None:
     validator = Validator(
         pki.trust_store(),
         clock=lambda: fixture_set.now,
-        ca_crls=[arl],
+        ca_revocation=CARevocation([arl]),
         checker=fixture_validator(fixture_set).checker,
     )
     with pytest.raises(UntrustedCertificateError, match="revoked"):
@@ -285,7 +286,9 @@ def test_validate_fetches_from_the_certificates_own_cdp(
     )
     # MOICA2's own CDP (to GRCA2's ARL) was fixed at fixture time to 127.0.0.1:8080: give it here.
     validator = Validator(
-        pki.trust_store(), clock=lambda: now, ca_crls=[served.files["/crl/GRCA2/complete.crl"]]
+        pki.trust_store(),
+        clock=lambda: now,
+        ca_revocation=CARevocation([served.files["/crl/GRCA2/complete.crl"]]),
     )
     result = validator.validate(good.der)
     assert result.revocation.url == served.url("/crl/MOICA2/complete.crl")
@@ -305,7 +308,9 @@ def test_unreachable_repository_under_hard_fail(fixture_set: FixtureSet, served:
     served.down = True
     arl = build_crl(pki.cas["GRCA2"], [], this_update=now - DAY, next_update=now + 6 * DAY)
     checker = RevocationChecker(sources=RevocationSources.CRL_ONLY)
-    validator = Validator(pki.trust_store(), clock=lambda: now, ca_crls=[arl], checker=checker)
+    validator = Validator(
+        pki.trust_store(), clock=lambda: now, ca_revocation=CARevocation([arl]), checker=checker
+    )
     with pytest.raises(RevocationUnavailableError) as info:
         validator.validate(good.der)
     assert "503" in info.value.detail
@@ -325,7 +330,7 @@ def test_concurrent_logins_download_a_crl_once(fixture_set: FixtureSet, served: 
     )
     served.delay = 0.3
     arl = build_crl(pki.cas["GRCA2"], [], this_update=now - DAY, next_update=now + 6 * DAY)
-    validator = Validator(pki.trust_store(), clock=lambda: now, ca_crls=[arl])
+    validator = Validator(pki.trust_store(), clock=lambda: now, ca_revocation=CARevocation([arl]))
     errors: list[BaseException] = []
 
     def login(der: bytes) -> None:

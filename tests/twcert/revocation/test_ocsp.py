@@ -11,7 +11,14 @@ from cryptography import x509
 
 from twcert import load_certificate
 from twcert.errors import CertificateRevokedError, RevocationUnavailableError
-from twcert.revocation import OCSPClient, OCSPError, RevocationChecker, RevocationSources, RevocationState
+from twcert.revocation import (
+    CARevocation,
+    OCSPClient,
+    OCSPError,
+    RevocationChecker,
+    RevocationSources,
+    RevocationState,
+)
 from twcert.testing import FakeGPKI, Issued, KeyPool, build_ocsp_response
 from twcert.testing.servers import OpenSSLOCSPResponder, free_port
 from twcert.validation import Validator
@@ -110,7 +117,9 @@ def test_validator_with_ocsp_only(
 
     arl = build_crl(ocsp_pki.cas["GRCA2"], [], this_update=now - DAY, next_update=now + 6 * DAY)
     checker = RevocationChecker(sources=RevocationSources.OCSP_ONLY)
-    validator = Validator(ocsp_pki.trust_store(), clock=lambda: now, checker=checker, ca_crls=[arl])
+    validator = Validator(
+        ocsp_pki.trust_store(), clock=lambda: now, checker=checker, ca_revocation=CARevocation([arl])
+    )
     assert validator.validate(people["good"].der).revocation.source == "ocsp"
     with pytest.raises(CertificateRevokedError):
         validator.validate(people["revoked"].der)
