@@ -210,10 +210,39 @@ def _asn1(cert: TaiwanCertificate) -> asn1_x509.Certificate:
 
 
 def _anchor(cert: TaiwanCertificate) -> Any:
-    """A pyhanko trust anchor carrying the certificate's own pathLen and name constraints."""
-    from pyhanko_certvalidator.authority import CertTrustAnchor
+    """A pyhanko trust anchor carrying the certificate's own pathLen, name constraints and
+    validity (fail closed). Built by hand: pyhanko's ``derive_default_quals_from_cert`` also
+    turns the anchor's certificatePolicies into an explicit policy requirement, and leaves the
+    attribute-certificate path length unset, which breaks its path length countdown."""
+    from pyhanko_certvalidator.authority import CertTrustAnchor, TrustQualifiers
+    from pyhanko_certvalidator.name_trees import process_general_subtrees
+    from pyhanko_certvalidator.policy_decl import PKIXValidationParams
 
-    return CertTrustAnchor(_asn1(cert), derive_default_quals_from_cert=True)
+    asn1 = _asn1(cert)
+    params = None
+    constraints = asn1.name_constraints_value
+    if constraints is not None:
+        permitted, excluded = constraints["permitted_subtrees"], constraints["excluded_subtrees"]
+        params = PKIXValidationParams(
+            initial_permitted_subtrees=(
+                process_general_subtrees(permitted)
+                if isinstance(permitted, asn1_x509.GeneralSubtrees)
+                else None
+            ),
+            initial_excluded_subtrees=(
+                process_general_subtrees(excluded)
+                if isinstance(excluded, asn1_x509.GeneralSubtrees)
+                else None
+            ),
+        )
+    quals = TrustQualifiers(
+        standard_parameters=params,
+        max_path_length=asn1.max_path_length,
+        max_aa_path_length=asn1.max_path_length,
+        valid_from=cert.not_before,
+        valid_until=cert.not_after,
+    )
+    return CertTrustAnchor(asn1, quals=quals)
 
 
 class Validator:
@@ -272,7 +301,7 @@ class Validator:
         Only :class:`~twcert.errors.TwcertError` comes out (a wrong argument type: TypeError).
         """
         if not isinstance(certificate, TaiwanCertificate | bytes | bytearray | memoryview | str):
-            kind = type(certificate).__name__
+            kind = type(certificate).__name__  # type: ignore[unreachable]  # untyped callers
             raise TypeError(f"expected a certificate, DER bytes or PEM text, not {kind}")
         try:
             return self._validate(certificate)

@@ -189,7 +189,7 @@ class OCSPClient:
         next_update = single.next_update_utc
         if this_update > at + self.skew:
             raise OCSPError("response thisUpdate is in the future")
-        if next_update is not None and at > next_update + self.skew:
+        if next_update is not None and at - self.skew > next_update:  # 9999-12-31 + skew overflows
             raise OCSPError("response is past its nextUpdate")
         if next_update is None and at - this_update > self.max_age:
             raise OCSPError("response without nextUpdate is too old")
