@@ -531,11 +531,15 @@ class Validator:
             RevocationPolicy.OFF: RevocationCheckingRule.NO_CHECK,
         }[policy.revocation]
         fetching = policy.revocation is not RevocationPolicy.OFF and self.checker.fetch_on_demand
+        # pyhanko itself gives a CA CRL without nextUpdate 30 minutes (its fallback validity):
+        # the cached CA result must not outlive what pyhanko would accept.
+        from pyhanko_certvalidator.policy_decl import FRESHNESS_FALLBACK_VALIDITY_DEFAULT
+
         found = self.ca_revocation.collect(
             self.trust,
             ca,
             now,
-            max_age=policy.max_crl_age,
+            max_age=min(policy.max_crl_age, FRESHNESS_FALLBACK_VALIDITY_DEFAULT),
             fetch_from=self.checker.crls if fetching else None,
         )
         context = ValidationContext(

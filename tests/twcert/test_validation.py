@@ -14,6 +14,7 @@ from twcert.errors import (
     CertificateFamilyNotAcceptedError,
     CertificateNotYetValidError,
     CertificatePolicyError,
+    CertificatePurposeError,
     CertificateRevokedError,
     ConfigurationError,
     RevocationUnavailableError,
@@ -24,6 +25,7 @@ from twcert.errors import (
 from twcert.revocation import (
     CARevocation,
     CRLCache,
+    CRLIndex,
     RevocationChecker,
     RevocationPolicy,
     RevocationSources,
@@ -36,6 +38,7 @@ from twcert.trust import TrustStore
 from twcert.validation import ValidationPolicy, Validator
 
 from .conftest import fixture_validator
+from .pathpki import PathPKI
 
 DAY = dt.timedelta(days=1)
 
@@ -387,3 +390,104 @@ def test_a_remembered_signature_is_only_the_signature(
     for name in ("citizen-chen", "citizen-huang-arc", "citizen-wang"):
         validator.validate(fixture_set.issued(name).der)
     assert len(validator._verified) == 2  # bounded: the oldest was dropped
+
+
+# --------------------------------------------------------------------------- path state (issue 12)
+
+
+def _path_validator(
+    pki: PathPKI, policy: ValidationPolicy, crls: dict[str, bytes] | None = None
+) -> Validator:
+    """A validator over a pathpki PKI; CRLs by issuing label (the last CA's goes to the cache)."""
+    crls = crls if crls is not None else {label: pki.crl(label) for label in pki.cas}
+    issuing = list(pki.cas.values())[-1]
+    cache = CRLCache()
+    cache.put(issuing.crl_url, CRLIndex.from_der(crls[issuing.label], issuer=load_certificate(issuing.der)))
+    return Validator(
+        pki.trust_store(),
+        policy,
+        lambda: pki.now,
+        checker=RevocationChecker(crls=cache, fetch_on_demand=False),
+        ca_revocation=CARevocation([der for label, der in crls.items() if label != issuing.label]),
+    )
+
+
+OFF = ValidationPolicy(revocation=RevocationPolicy.OFF)
+
+
+def test_path_length_of_a_ca_above_the_issuing_ca_applies_with_revocation_off() -> None:
+    pki = PathPKI()
+    pki.ca("root")
+    pki.ca("int1", "root", path_length=0)
+    pki.ca("int2", "int1")
+    with pytest.raises(UntrustedCertificateError, match="path length"):
+        _path_validator(pki, OFF).validate(pki.leaf("int2"))
+
+
+def test_required_policy_must_be_asserted_by_every_ca_with_revocation_off() -> None:
+    pki = PathPKI()
+    pki.ca("root")
+    pki.ca("int1", "root", policies=("1.2.3.4",))
+    pki.ca("int2", "int1")
+    with pytest.raises(CertificatePolicyError):
+        _path_validator(pki, OFF).validate(pki.leaf("int2"))
+    # Without a required policy nothing is asked of the path.
+    _path_validator(pki, ValidationPolicy(revocation=RevocationPolicy.OFF, required_policies=())).validate(
+        pki.leaf("int2")
+    )
+
+
+def test_login_purposes_are_policy() -> None:
+    pki = PathPKI()
+    pki.ca("root")
+    pki.ca("int1", "root")
+    email_only = pki.leaf("int1", eku=[x509.ExtendedKeyUsageOID.EMAIL_PROTECTION])
+    _path_validator(pki, OFF).validate(email_only)
+    client_only = ValidationPolicy(
+        revocation=RevocationPolicy.OFF,
+        login_purposes=frozenset({x509.ExtendedKeyUsageOID.CLIENT_AUTH.dotted_string}),
+    )
+    with pytest.raises(CertificatePurposeError):
+        _path_validator(pki, client_only).validate(email_only)
+
+
+def test_max_crl_age_without_next_update_is_configurable() -> None:
+    pki = PathPKI()
+    pki.ca("root")
+    pki.ca("int1", "root")
+    old = pki.crl("int1", this_update=pki.now - 3 * DAY, next_update=None)
+    crls = {"root": pki.crl("root"), "int1": old}
+    with pytest.raises(RevocationUnavailableError, match="no nextUpdate"):
+        _path_validator(pki, ValidationPolicy(), crls).validate(pki.leaf("int1"))
+    _path_validator(pki, ValidationPolicy(max_crl_age=4 * DAY), crls).validate(pki.leaf("int1"))
+    soft = ValidationPolicy(revocation=RevocationPolicy.SOFT_FAIL)
+    assert (
+        _path_validator(pki, soft, crls).validate(pki.leaf("int1")).revocation.state
+        is RevocationState.UNKNOWN
+    )
+
+
+def test_ca_crl_without_next_update_expires_the_cached_ca_path() -> None:
+    pki = PathPKI()
+    pki.ca("root")
+    pki.ca("int1", "root")
+    # A CA CRL without nextUpdate is fresh for max_crl_age, at most pyhanko's own 30 minutes.
+    root_crl = pki.crl("root", this_update=pki.now - dt.timedelta(minutes=10), next_update=None)
+    validator = _path_validator(pki, ValidationPolicy(), {"root": root_crl, "int1": pki.crl("int1")})
+    leaf = pki.leaf("int1")
+    validator.validate(leaf)
+    validator.clock = lambda: pki.now + dt.timedelta(minutes=25)  # the cached CA path is re-checked
+    with pytest.raises(RevocationUnavailableError):
+        validator.validate(leaf)
+
+
+def test_validator_takes_at_most_five_parameters() -> None:
+    import inspect
+
+    assert len(inspect.signature(Validator).parameters) <= 5
+    with pytest.raises(TypeError):
+        ValidationPolicy(required_policies="2.16.886.101.0.3.3")  # a string is no collection
+    pki = PathPKI()
+    pki.ca("root")
+    with pytest.raises(TypeError):
+        Validator(pki.trust_store(), {"revocation": "off"})  # type: ignore[arg-type]

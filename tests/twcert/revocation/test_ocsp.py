@@ -215,3 +215,14 @@ def test_garbage_is_an_ocsp_error(ocsp_pki: FakeGPKI, people: dict[str, Issued],
     for der in (b"", b"\x30\x03\x0a\x01\x01", b"junk" * 10):
         with pytest.raises(OCSPError):
             _verify(ocsp_pki, people["good"], der, now)
+
+
+def test_next_update_at_the_end_of_time_is_fresh(
+    ocsp_pki: FakeGPKI, people: dict[str, Issued], now: dt.datetime
+) -> None:
+    # 9999-12-31 plus the skew overflowed datetime (OverflowError out of Validator.validate).
+    end = dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
+    der = build_ocsp_response(
+        ocsp_pki.moica, people["good"], "good", this_update=now, next_update=end, nonce=b"n" * 16
+    )
+    assert _verify(ocsp_pki, people["good"], der, now) is RevocationState.GOOD
