@@ -138,11 +138,10 @@ def path_state(
     return PathState(remaining, valid, purposes, full)
 
 
-def check_leaf_purpose(cert: TaiwanCertificate, state: PathState) -> None:
-    """Refuse a leaf whose extendedKeyUsage, when present, allows none of the login purposes."""
-    eku = _eku(cert)
-    if eku is None:
-        return
+def check_leaf_purpose(eku: x509.ExtendedKeyUsage, state: PathState) -> None:
+    """Refuse a leaf whose extendedKeyUsage (when present: the caller found it while reading
+    the extensions once) allows none of the login purposes."""
+    eku = frozenset(oid.dotted_string for oid in eku)
     if ANY_EXTENDED_KEY_USAGE in eku:
         allowed = bool(state.login_purposes)
     else:
@@ -154,6 +153,22 @@ def check_leaf_purpose(cert: TaiwanCertificate, state: PathState) -> None:
 def signature_algorithms_match(der: bytes) -> bool:
     """Whether the outer signatureAlgorithm equals tbsCertificate.signature byte for byte
     (RFC 5280 §4.1.1.2). Malformed input answers False."""
+    # Fast path for the usual shape (a per-login cost): 2-byte lengths of the certificate and
+    # tbsCertificate, version [0] 03 02 01 vv, a short serial, short AlgorithmIdentifiers. A
+    # slice of the inner length + 2 bytes also compares the outer's tag and length bytes.
+    if (
+        len(der) > 16
+        and der[1] == 0x82
+        and der[5] == 0x82
+        and der[8] == 0xA0
+        and der[9] == 3
+        and der[14] < 0x80
+    ):
+        inner = 15 + der[14]
+        if inner + 1 < len(der) and der[inner + 1] < 0x80:
+            outer = 8 + (der[6] << 8 | der[7])
+            size = der[inner + 1] + 2
+            return der[inner : inner + size] == der[outer : outer + size] and der[inner] == 0x30
     try:
         _, pos, end = _header(der, 0, len(der))
         _, field, tbs_end = _header(der, pos, end)

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final, TypeVar
 
 from asn1crypto import x509 as asn1_x509
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
@@ -409,14 +410,18 @@ class Validator:
 
     def _check_leaf(self, cert: TaiwanCertificate, state: PathState) -> None:
         policy = self.policy
+        eku: x509.ExtendedKeyUsage | None = None
         for ext in cert.certificate.extensions:
             if ext.critical and ext.oid.dotted_string not in _UNDERSTOOD:
                 raise UntrustedCertificateError(f"unsupported critical extension {ext.oid.dotted_string}")
+            if isinstance(ext.value, x509.ExtendedKeyUsage):
+                eku = ext.value
         if cert.is_ca or cert.usage not in (CertificateUsage.SIGNING, CertificateUsage.DUAL):
             raise WrongCertificateUsageError(f"key usage {sorted(cert.key_usage)}", usage=cert.usage.value)
         if "digital_signature" not in cert.key_usage:
             raise WrongCertificateUsageError("digitalSignature is not set", usage=cert.usage.value)
-        check_leaf_purpose(cert, state)
+        if eku is not None:
+            check_leaf_purpose(eku, state)
         if not policy.required_policies:
             return
         # The required policies still valid after the CAs (all of them when full validation
