@@ -141,13 +141,13 @@ def path_state(
 def check_leaf_purpose(eku: x509.ExtendedKeyUsage, state: PathState) -> None:
     """Refuse a leaf whose extendedKeyUsage (when present: the caller found it while reading
     the extensions once) allows none of the login purposes."""
-    eku = frozenset(oid.dotted_string for oid in eku)
-    if ANY_EXTENDED_KEY_USAGE in eku:
+    purposes = frozenset(oid.dotted_string for oid in eku)
+    if ANY_EXTENDED_KEY_USAGE in purposes:
         allowed = bool(state.login_purposes)
     else:
-        allowed = bool(eku & state.login_purposes)
+        allowed = bool(purposes & state.login_purposes)
     if not allowed:
-        raise CertificatePurposeError(f"extendedKeyUsage {sorted(eku)} allows no login purpose")
+        raise CertificatePurposeError(f"extendedKeyUsage {sorted(purposes)} allows no login purpose")
 
 
 def signature_algorithms_match(der: bytes) -> bool:
