@@ -12,6 +12,7 @@ from twcert import CAFamily, load_certificate
 from twcert.errors import (
     CertificateExpiredError,
     CertificateFamilyNotAcceptedError,
+    CertificateInvalidError,
     CertificateNotYetValidError,
     CertificatePolicyError,
     CertificatePurposeError,
@@ -491,3 +492,19 @@ def test_validator_takes_at_most_five_parameters() -> None:
     pki.ca("root")
     with pytest.raises(TypeError):
         Validator(pki.trust_store(), {"revocation": "off"})  # type: ignore[arg-type]
+
+
+def test_validate_raises_only_catalogued_errors(
+    fixture_set: FixtureSet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    validator = fixture_validator(fixture_set)
+
+    def broken(*args: object) -> object:
+        raise OverflowError("date value out of range")
+
+    monkeypatch.setattr(validator.checker, "check", broken)
+    with pytest.raises(CertificateInvalidError) as info:
+        validator.validate(fixture_set.pem("citizen-wang"))
+    assert isinstance(info.value.__cause__, OverflowError)
+    with pytest.raises(TypeError, match="not int"):
+        validator.validate(42)  # type: ignore[arg-type]
