@@ -47,7 +47,7 @@ from twcert.binding import Binding, binding_key
 from twcert.certificate import _load_cached
 from twcert.personnel import Person
 from twcert.pin import PinRecord
-from twcert.revocation import CRLCache, RevocationChecker
+from twcert.revocation import CARevocation, CRLCache, RevocationChecker
 from twcert.stores.sql import SqlStores
 from twcert.testing import build_crl, random_serials
 from twcert.testing.fixtures import FixtureSet
@@ -89,7 +89,7 @@ def main() -> None:
     validator = Validator(
         fs.pki.trust_store(),
         clock=lambda: now,
-        ca_crls=[fs.crl("GRCA2-arl")],
+        ca_revocation=CARevocation([fs.crl("GRCA2-arl")]),
         checker=RevocationChecker(crls=cache, fetch_on_demand=False),
     )
 

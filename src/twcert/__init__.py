@@ -42,6 +42,7 @@ from .revocation import RevocationPolicy as RevocationPolicy
 from .revocation import RevocationSources as RevocationSources
 from .trust import TrustedCA as TrustedCA
 from .trust import TrustStore as TrustStore
+from .validation import ValidationPolicy as ValidationPolicy
 from .validation import ValidationResult as ValidationResult
 from .validation import Validator as Validator
 
@@ -74,6 +75,7 @@ __all__ = [
     "TrustStore",
     "TrustedCA",
     "TwcertError",
+    "ValidationPolicy",
     "ValidationResult",
     "Validator",
     "__version__",

@@ -81,6 +81,7 @@ __all__ = [
     "CertificateNotYetValidError",
     "CertificateParseError",
     "CertificatePolicyError",
+    "CertificatePurposeError",
     "CertificateRevokedError",
     "ChallengeBindingError",
     "ChallengeError",
@@ -359,6 +360,18 @@ class WrongCertificateUsageError(CertificateInvalidError):
     )
     action_zh = "請以卡片中之簽章憑證登入。"
     action_en = "Log in with the card's signing certificate."
+
+
+class CertificatePurposeError(WrongCertificateUsageError):
+    """extendedKeyUsage (of the certificate or a CA above it) allows no login purpose."""
+
+    code = "CERT_PURPOSE"
+    message_zh = _CARD_INVALID_ZH + "（憑證之延伸金鑰用途不允許登入）"
+    message_en = "The certificate's extended key usage does not allow it to be used for login."
+    action_zh = "請以卡片中供身分識別之簽章憑證登入；若確為正確憑證，請洽系統管理者。"
+    action_en = (
+        "Log in with the card's signing certificate; if it is the right one, contact the administrator."
+    )
 
 
 class CertificatePolicyError(CertificateInvalidError):

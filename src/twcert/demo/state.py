@@ -25,7 +25,7 @@ from ..certificate import load_certificate
 from ..login import LoginService, LoginStores
 from ..personnel import Person
 from ..pin import PinRecord
-from ..revocation import CRLCache, RevocationChecker
+from ..revocation import CARevocation, CRLCache, RevocationChecker
 from ..stores.sql import SqlStores
 from ..testing import FakeCA, FakeGPKI, KeyPool, Revoked, build_crl
 from ..testing.fixtures import AGENCIES, PEOPLE
@@ -94,7 +94,8 @@ def _validator(pki: FakeGPKI, crls: dict[str, bytes]) -> Validator:
         cache.preload(crls[label], load_certificate(ca.der), url=ca.complete_crl_url)
     # CRLs are preloaded, never fetched during a login (HARD_FAIL: no answer, no login).
     checker = RevocationChecker(crls=cache, fetch_on_demand=False)
-    return Validator(pki.trust_store(), checker=checker, ca_crls=[crls[label] for label in ROOT_CAS])
+    ca_revocation = CARevocation([crls[label] for label in ROOT_CAS])
+    return Validator(pki.trust_store(), checker=checker, ca_revocation=ca_revocation)
 
 
 def _soft_card(pki: FakeGPKI, item: IssuedCard) -> SoftCard:

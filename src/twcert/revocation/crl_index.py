@@ -480,8 +480,8 @@ class CRLIndex:
     def lookup(self, serial_number: int) -> RevokedEntry | None:
         """The entry for ``serial_number``, or None. O(1) expected: no per-entry scan.
 
-        A (broken) CRL that lists a serial twice answers with the first entry in CRL order,
-        as cryptography's ``get_revoked_certificate_by_serial_number`` does.
+        A (broken) CRL that lists a serial more than once answers with its first entry that
+        is not removeFromCRL, if any: any such entry means revoked (fail closed), whatever order.
         """
         tlv = _integer_tlv(serial_number)
         size = len(tlv)
@@ -491,6 +491,7 @@ class CRLIndex:
         d = self._der
         base = self._der_base
         wrapped = False
+        released: RevokedEntry | None = None  # a removeFromCRL entry; another may still revoke
         # Decoding is inlined: each call saved is a tenth of a microsecond here. The structure
         # was validated at ingest, so a failure below means a corrupt index file.
         try:
@@ -512,7 +513,10 @@ class CRLIndex:
                         return _make_entry(serial_number, revoked_at, None, None)
                     blob = d[time_end:end]
                     reason, invalidity = self._ext_cache.get(blob) or self._extensions(blob)
-                    return _make_entry(serial_number, revoked_at, reason, invalidity)
+                    entry = _make_entry(serial_number, revoked_at, reason, invalidity)
+                    if reason is not x509.ReasonFlags.remove_from_crl:
+                        return entry
+                    released = released or entry
                 slot += 1
                 if slot == slots:
                     if wrapped:  # a full table: only a corrupt index file can have one
@@ -520,7 +524,7 @@ class CRLIndex:
                     slot, wrapped = 0, True
         except (ValueError, IndexError) as exc:
             raise RevocationDataError(f"corrupt CRL index: {exc}") from exc
-        return None
+        return released
 
     def _extensions(self, blob: bytes) -> tuple[x509.ReasonFlags | None, dt.datetime | None]:
         cached = self._ext_cache.get(blob)

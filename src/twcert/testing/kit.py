@@ -37,10 +37,10 @@ from ..certificate import CAFamily, load_certificate
 from ..login import LoginPolicy, LoginService, LoginStores
 from ..personnel import MemoryPersonnelDirectory, Person
 from ..pin import PinRecord
-from ..revocation import CRLCache, RevocationChecker
+from ..revocation import CARevocation, CRLCache, RevocationChecker
 from ..stores.memory import MemoryNonceStore, MemoryPinCounterStore
 from ..trust import TrustStore
-from ..validation import Validator
+from ..validation import ValidationPolicy, Validator
 from . import hipki as responses
 from .people import make_id_number
 from .pki import FakeCA, FakeGPKI, Issued, KeyPool
@@ -119,9 +119,15 @@ def preloaded_validator(
     **options: Any,
 ) -> Validator:
     """The one place the test kit builds a Validator: ``crls`` answer for the end entities,
-    ``arls`` (GRCA ARLs) for the issuing CAs, nothing is downloaded."""
-    options.setdefault("checker", RevocationChecker(crls=crls, fetch_on_demand=False))
-    return Validator(trust, clock=clock, ca_crls=list(arls), **options)
+    ``arls`` (GRCA ARLs) for the issuing CAs, nothing is downloaded. ``options`` are
+    :class:`~twcert.ValidationPolicy` fields (``allow_test=True``, ...)."""
+    return Validator(
+        trust,
+        ValidationPolicy(**options),
+        clock,
+        checker=RevocationChecker(crls=crls, fetch_on_demand=False),
+        ca_revocation=CARevocation(arls),
+    )
 
 
 @dataclass(frozen=True)
@@ -289,7 +295,7 @@ class FreshPKI:
     def validator(self, *, clock: Callable[[], dt.datetime] | None = None, **options: Any) -> Validator:
         """A :class:`~twcert.validation.Validator` trusting this PKI with every CRL and ARL
         preloaded and downloads off: a revocation check never waits on the network.
-        ``options`` go to the Validator (``allow_test=True``, ...)."""
+        ``options`` are :class:`~twcert.ValidationPolicy` fields (``allow_test=True``, ...)."""
         return preloaded_validator(
             self.trust_store(),
             self.crl_cache(),

@@ -140,7 +140,8 @@ def crl_der(
 
 
 def oracle(der_bytes: bytes) -> tuple[dict[int, RevokedEntry], int]:
-    """What cryptography iterates: serial -> entry (first listing wins), and the count."""
+    """What cryptography iterates: serial -> entry, and the count. Of several listings of one
+    serial the first that is not removeFromCRL wins (any such entry revokes), else the first."""
     crl = x509.load_der_x509_crl(der_bytes)
     entries: dict[int, RevokedEntry] = {}
     for revoked in crl:
@@ -150,10 +151,10 @@ def oracle(der_bytes: bytes) -> tuple[dict[int, RevokedEntry], int]:
                 reason = ext.value.reason
             elif isinstance(ext.value, x509.InvalidityDate):
                 invalidity = ext.value.invalidity_date_utc
-        entries.setdefault(
-            revoked.serial_number,
-            RevokedEntry(revoked.serial_number, revoked.revocation_date_utc, reason, invalidity),
-        )
+        entry = RevokedEntry(revoked.serial_number, revoked.revocation_date_utc, reason, invalidity)
+        held = entries.get(revoked.serial_number)
+        if held is None or (not held.is_revoked and entry.is_revoked):
+            entries[revoked.serial_number] = entry
     return entries, len(crl)
 
 

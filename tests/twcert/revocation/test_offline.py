@@ -12,7 +12,7 @@ import pytest
 
 from twcert import Validator, load_certificate
 from twcert.errors import RevocationUnavailableError
-from twcert.revocation import CRLCache, RevocationChecker
+from twcert.revocation import CARevocation, CRLCache, RevocationChecker
 from twcert.testing import FakeGPKI, KeyPool, build_crl
 
 DAY = dt.timedelta(days=1)
@@ -77,8 +77,8 @@ def test_stale_grca_arl_without_fetch_on_demand_refuses_without_connecting(recor
     validator = Validator(
         pki.trust_store(),
         clock=lambda: now,
-        ca_crls=[stale_arl],
         checker=RevocationChecker(crls=cache, fetch_on_demand=False),
+        ca_revocation=CARevocation([stale_arl]),
     )
     with pytest.raises(RevocationUnavailableError) as info:
         validator.validate(leaf.der)
@@ -89,8 +89,8 @@ def test_stale_grca_arl_without_fetch_on_demand_refuses_without_connecting(recor
     offline = Validator(
         pki.trust_store(),
         clock=lambda: now,
-        ca_crls=[fresh_arl],
         checker=RevocationChecker(crls=cache, fetch_on_demand=False),
+        ca_revocation=CARevocation([fresh_arl]),
     )
     assert offline.validate(leaf.der).revocation.url == moica.complete_crl_url
     assert recorder.connections == 0

@@ -48,9 +48,9 @@ from ...errors import TwcertError
 from ...login import LoginPolicy, LoginService, LoginStores
 from ...personnel import PersonnelDirectory
 from ...pin import DEFAULT_PIN_TRIES, PinCounterStore, PinRecord
-from ...revocation import CRLCache, RevocationChecker, RevocationPolicy, RevocationSources
+from ...revocation import CARevocation, CRLCache, RevocationChecker, RevocationPolicy, RevocationSources
 from ...trust import TrustStore
-from ...validation import DEFAULT_ACCEPTED_FAMILIES, Validator
+from ...validation import DEFAULT_ACCEPTED_FAMILIES, ValidationPolicy, Validator
 
 __all__ = [
     "DEFAULTS",
@@ -549,17 +549,14 @@ def build_validator(conf: TwcertSettings) -> Validator:
     if conf.required_policies is not None:
         options["required_policies"] = conf.required_policies
     try:
-        return Validator(
-            trust,
-            conf.revocation_policy,
-            _clock(conf),
+        policy = ValidationPolicy(
+            revocation=conf.revocation_policy,
             allow_test=conf.allow_test,
             accepted_families=conf.accepted_families,
-            checker=checker,
-            ca_crls=ca_crls,
             allow_sha1=conf.allow_sha1,
             **options,
         )
+        return Validator(trust, policy, _clock(conf), checker=checker, ca_revocation=CARevocation(ca_crls))
     except TwcertError as exc:
         raise ImproperlyConfigured(f"TWCERT: [{exc.code}] {exc.detail or exc.message_english}") from exc
 
