@@ -20,6 +20,7 @@ worker served a request (the restarted worker's first login).
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -64,6 +65,9 @@ class BenchConfig:
     index_dir: str
     index_key: str | None
     refresh_interval: float
+    #: "worker": each worker's own refresher downloads and indexes a new CRL; "sync": a separate
+    #: job does (:func:`sync_once`) and the workers only open what it wrote in the directory.
+    refresh: str
     postgres_url: str
     schema: str
     redis_url: str
@@ -120,11 +124,55 @@ def _issuer(cfg: BenchConfig) -> Any:
 
 
 def start_refresh(cache: Any, cfg: BenchConfig) -> None:
-    """The refresher polls the CDP every ``refresh_interval`` s (``refresh_margin`` is set so
-    the CRL is always due: a conditional GET, 304 until the parent publishes a new CRL)."""
-    cache.fetcher = LoopbackFetcher(cfg.cdp_base)
-    cache.refresh_margin = dt.timedelta(days=365 * 100)
-    cache.start_background_refresh([(cfg.crl_url, _issuer(cfg))], interval=cfg.refresh_interval)
+    """Keep the CRL current, the way ``cfg.refresh`` says.
+
+    "worker": the cache's refresher polls the CDP every ``refresh_interval`` s
+    (``refresh_margin`` is set so the CRL is always due: a conditional GET, 304 until the parent
+    publishes a new CRL), then downloads and indexes it in this worker. "sync": a thread opens
+    what the sync job wrote to the shared directory every ``refresh_interval`` s (the
+    ``DirectoryFollower`` of ``twcert crl sync`` where the library has it).
+    """
+    if cfg.refresh == "worker":
+        cache.fetcher = LoopbackFetcher(cfg.cdp_base)
+        cache.refresh_margin = dt.timedelta(days=365 * 100)
+        cache.start_background_refresh([(cfg.crl_url, _issuer(cfg))], interval=cfg.refresh_interval)
+        return
+    try:
+        from twcert.revocation.sync import DirectoryFollower  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        import threading
+
+        def follow() -> None:
+            while True:
+                time.sleep(cfg.refresh_interval)
+                with contextlib.suppress(OSError):
+                    cache.load_directory()
+
+        threading.Thread(target=follow, name="bench-crl-follow", daemon=True).start()
+        return
+    follower = DirectoryFollower(cfg.index_dir, cache)
+    follower.start(interval=cfg.refresh_interval)
+
+
+def sync_once(cfg: BenchConfig) -> None:
+    """The sync job (run as its own process, like ``twcert crl sync`` from a timer): download the
+    CDP's CRL if it changed, verify and index it into the shared directory."""
+    from twcert.revocation import CRLCache
+
+    _logging()
+    key = bytes.fromhex(cfg.index_key) if cfg.index_key else None
+    issuer = _issuer(cfg)
+    cache = CRLCache(directory=cfg.index_dir, key=key, fetcher=LoopbackFetcher(cfg.cdp_base))
+    cache.load_directory(**({} if key else {"issuers": [issuer]}))
+    start = time.perf_counter()
+    index = cache.fetch(cfg.crl_url, issuer, dt.datetime.now(dt.UTC), force=True)
+    log.info(
+        "sync %d: CRL number %s, %d entries, in the directory after %.2f s",
+        os.getpid(),
+        index.crl_number,
+        len(index),
+        time.perf_counter() - start,
+    )
 
 
 def crl_cache(cfg: BenchConfig, *, key: bytes | None) -> Any:
@@ -144,7 +192,28 @@ def crl_cache(cfg: BenchConfig, *, key: bytes | None) -> Any:
         f"{len(index):,} entries, CRL number {index.crl_number}" if index else "NO fresh index",
     )
     start_refresh(cache, cfg)
+    _CACHE[:] = [cache, cfg]
     return cache
+
+
+#: This worker's CRL cache and configuration, for :func:`crl_number`.
+_CACHE: list[Any] = []
+
+
+def crl_number() -> int | None:
+    """The number of the CRL this worker answers with now (the protected page reports it)."""
+    cache, cfg = _CACHE
+    index = cache.get(cfg.crl_url, _issuer_key_id(cfg), dt.datetime.now(dt.UTC))
+    return None if index is None else int(index.crl_number)
+
+
+def _issuer_key_id(cfg: BenchConfig) -> bytes:
+    if not _KEY_ID:
+        _KEY_ID.append(_issuer(cfg).subject_key_identifier)
+    return _KEY_ID[0]
+
+
+_KEY_ID: list[bytes] = []
 
 
 def profiled(app: Any) -> Any:
@@ -259,7 +328,7 @@ def flask_app() -> Any:
     def protected() -> Any:
         principal = get_principal()
         assert principal is not None
-        return {"status": "ok", "account": principal.account}
+        return {"status": "ok", "account": principal.account, "crl_number": crl_number()}
 
     @app.post(FLOOR_PATH)
     def floor_view() -> Any:
@@ -367,7 +436,9 @@ def _django_urls() -> list[Any]:
     def protected(request: HttpRequest) -> HttpResponse:
         if not request.user.is_authenticated:
             return JsonResponse({"status": "error"}, status=401)
-        return JsonResponse({"status": "ok", "account": request.user.get_username()})
+        return JsonResponse(
+            {"status": "ok", "account": request.user.get_username(), "crl_number": crl_number()}
+        )
 
     @csrf_exempt
     def floor_view(request: HttpRequest) -> HttpResponse:
@@ -404,6 +475,7 @@ def django_app() -> Any:
         f"{len(index):,} entries, CRL number {index.crl_number}" if index else "NO fresh index",
     )
     start_refresh(cache, cfg)
+    _CACHE[:] = [cache, cfg]
 
     def app(environ: dict[str, Any], start_response: Any) -> Any:
         def with_worker(status: str, headers: list[tuple[str, str]], *rest: Any) -> Any:
@@ -412,3 +484,10 @@ def django_app() -> Any:
         return application(environ, with_worker)
 
     return profiled(app)
+
+
+if __name__ == "__main__":  # python _http_app.py sync  (TWCERT_BENCH_CONFIG set)
+    import sys
+
+    if sys.argv[1:] == ["sync"]:
+        sync_once(BenchConfig.load())

@@ -144,6 +144,8 @@ class Client:
         self.endpoints = endpoints
         self.concurrency = concurrency
         self.http: aiohttp.ClientSession | None = None
+        #: (when, worker, the CRL number it answered with) of every protected page.
+        self.crl_seen: list[tuple[float, int, int | None]] = []
 
     async def __aenter__(self) -> Client:
         connector = aiohttp.TCPConnector(limit=self.concurrency, force_close=True)
@@ -191,6 +193,7 @@ class Client:
         ok = status == 200 and data.get("account") == ACCOUNT
         if not ok:
             _report_failure("protected page", status, data)
+        self.crl_seen.append((time.perf_counter(), worker, data.get("crl_number")))
         return ok, worker
 
     async def floor(self, session: Session) -> tuple[bool, int]:
@@ -347,6 +350,17 @@ class Server:
         assert self.proc is not None
         return _children(self.proc.pid)
 
+    def run_sync(self) -> subprocess.Popen[bytes]:
+        """``_http_app.py sync`` in its own process, its log lines into the server's log."""
+        env = {**os.environ, **self.env, CONFIG_ENV: str(self.config_file)}
+        with self.log_file.open("ab") as log:
+            return subprocess.Popen(
+                [sys.executable, str(BENCH / "_http_app.py"), "sync"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
+
     def cpu(self) -> dict[int, float]:
         return {pid: _cpu_seconds(pid) for pid in self.worker_pids()}
 
@@ -485,34 +499,49 @@ class Bench:
                     + (f"  FAILED {logins.failures + challenges.failures}" if logins.failures else "")
                 )
                 if workers >= 2 and not args.no_churn:
-                    await self.churn(server, client, logins)
+                    await self.churn(server, client, logins, adapter)
 
-    async def churn(self, server: Server, client: Client, steady: Phase) -> None:
+    async def churn(self, server: Server, client: Client, steady: Phase, adapter: str) -> None:
         """Item 2: a CRL refresh, then a worker restart, each in the middle of a run of logins."""
         n = self.args.logins
         await _signed_sessions(client, self.card, n, "refresh", server)
         before = server.ingests()
+        published: list[float] = []
+        jobs: list[subprocess.Popen[bytes]] = []
+
+        def publish() -> None:
+            self.publish(True)
+            published.append(time.perf_counter())
+            if self.args.refresh == "sync":  # the sync job, as a timer would start it
+                jobs.append(server.run_sync())
+
         refresh = await _phase(
             "login + page, CRL refreshed", server, client, _SESSIONS["refresh"], client.login,
-            at_fraction=(0.25, lambda: self.publish(True)),
+            at_fraction=(0.25, publish),
         )  # fmt: skip
         print(refresh.line())
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            after = server.ingests()
-            picked = {p: v[len(before.get(p, [])) :] for p, v in after.items() if v[len(before.get(p, [])) :]}
-            if len(picked) >= len(server.worker_pids()):
-                break
-            await asyncio.sleep(0.5)
-        for pid, lines in sorted(picked.items()):
-            print(f"  worker {pid} refreshed: {'; '.join(lines)}")
+        for job in jobs:
+            job.wait(120)
+        after = server.ingests()
+        for pid in sorted(set(before) | set(after)):
+            for line in after.get(pid, [])[len(before.get(pid, [])) :]:
+                print(f"  process {pid} downloaded and indexed: {line}")
+        for line in server.log().splitlines():
+            if " twcert.bench INFO sync " in line:
+                print(f"  sync job: {line.split(' INFO ', 1)[1]}")
+        taken: dict[int, float] = {}
+        for when, pid, number in client.crl_seen:
+            if published and when >= published[0] and number is not None and number > 1000:
+                taken.setdefault(pid, when - published[0])
+        for pid, seconds in sorted(taken.items()):
+            print(f"  worker {pid} answered with the new CRL {seconds:.2f} s after it was published")
         print(
-            f"  refresh: {refresh.failures} failed logins; p99 {refresh.pct(99):.1f} ms = "
+            f"  refresh ({self.args.refresh}): {refresh.failures} failed logins; p99 {refresh.pct(99):.1f} ms = "
             f"{refresh.pct(99) / steady.pct(99):.2f}x the steady run's {steady.pct(99):.1f} ms"
         )
         self.results.append(
-            f"        refresh: {refresh.failures} failed, p99 {refresh.pct(99):.1f} ms = "
-            f"{refresh.pct(99) / steady.pct(99):.2f}x steady"
+            f"        refresh ({self.args.refresh}): {refresh.failures} failed, p99 {refresh.pct(99):.1f} ms = "
+            f"{refresh.pct(99) / steady.pct(99):.2f}x steady; workers on the new CRL: {len(taken)}"
         )
 
         await _signed_sessions(client, self.card, n, "restart", server)
@@ -679,6 +708,7 @@ async def amain(args: argparse.Namespace) -> None:
                 index_dir=str(index_dir),
                 index_key=key.hex() if adapter == "flask" else None,
                 refresh_interval=1.0,
+                refresh=args.refresh,
                 postgres_url=args.postgres,
                 schema=schema,
                 redis_url=args.redis,
@@ -723,6 +753,13 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2")
     parser.add_argument(
         "--no-churn", action="store_true", help="skip the CRL refresh and worker restart runs"
+    )
+    parser.add_argument(
+        "--refresh",
+        choices=("worker", "sync"),
+        default="sync",
+        help="who downloads and indexes a new CRL: each worker's refresher, or a sync job whose "
+        "output the workers open (default)",
     )
     parser.add_argument(
         "--profile",
