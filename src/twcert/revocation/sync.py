@@ -182,7 +182,12 @@ class DeadlineFetcher:
                     if remaining <= 0:
                         raise FetchError(f"download not finished within {self.deadline:g} s")
                     _set_timeout(response, min(timeout, remaining))
-                    chunk = response.read1(_CHUNK)
+                    try:
+                        chunk = response.read1(_CHUNK)
+                    except TimeoutError:
+                        if time.monotonic() < end:
+                            raise
+                        raise FetchError(f"download not finished within {self.deadline:g} s") from None
                     if not chunk:
                         break
                     size += len(chunk)
