@@ -200,6 +200,8 @@ def main() -> int:
                     connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
                 try:
                     _report(label, _run_child(phase, path, args.postgres, schema), size)
+                except subprocess.CalledProcessError as error:  # e.g. an older twcert_vacancy
+                    print(f"  {label:<34} failed: {error.stderr.strip().splitlines()[-1]}")
                 finally:
                     with engine.begin() as connection:
                         connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

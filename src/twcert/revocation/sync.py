@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -33,7 +34,7 @@ import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final, Literal, Protocol
 
 from cryptography import x509
 
@@ -49,6 +50,7 @@ __all__ = [
     "CRLStatus",
     "CRLTarget",
     "DeadlineFetcher",
+    "DirectoryFollower",
     "SyncResult",
     "load_ca_crls",
     "plan",
@@ -460,3 +462,62 @@ def status(
             )
         )
     return lines
+
+
+# -- in the workers ----------------------------------------------------------------------------
+
+
+class _TakesCACRLs(Protocol):
+    def add_ca_crl(self, der: bytes) -> None: ...
+
+
+class DirectoryFollower:
+    """In a worker process: take up what the sync wrote, so no login downloads anything.
+
+    :meth:`reload` opens the newer CRL indexes in ``crls`` (:meth:`CRLCache.load_directory`) and
+    gives ``validator`` the ARLs it has not had yet (:meth:`~twcert.validation.Validator.add_ca_crl`);
+    :meth:`start` does it every ``interval`` seconds from a daemon thread. Pair it with
+    ``RevocationChecker(crls=crls, fetch_on_demand=False)``.
+    """
+
+    def __init__(
+        self, directory: str | os.PathLike[str], crls: CRLCache, validator: _TakesCACRLs | None = None
+    ) -> None:
+        self.directory = Path(directory)
+        self.crls = crls
+        self.validator = validator
+        self._seen: set[str] = set()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def reload(self) -> int:
+        """Take up the directory's contents now; returns the indexes loaded (the newest of each
+        URL, read again) plus the ARLs new to the validator."""
+        loaded = self.crls.load_directory()
+        if self.validator is not None:
+            for der in load_ca_crls(self.directory):
+                digest = hashlib.sha256(der).hexdigest()
+                if digest not in self._seen:
+                    self.validator.add_ca_crl(der)  # verified by the Validator when used
+                    self._seen.add(digest)
+                    loaded += 1
+        return loaded
+
+    def start(self, interval: float = 300.0) -> None:
+        """:meth:`reload` now, then every ``interval`` seconds until :meth:`stop`."""
+        self.reload()
+
+        def run() -> None:
+            while not self._stop.wait(interval):
+                try:
+                    self.reload()
+                except OSError as exc:  # the directory briefly unreadable: try again next round
+                    logger.warning("reading the CRL directory %s failed: %s", self.directory, exc)
+
+        self._thread = threading.Thread(target=run, name="twcert-crl-follow", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)

@@ -16,6 +16,7 @@ from twcert.revocation import CRLCache, FetchError, RevocationChecker
 from twcert.revocation.sync import (
     CA_CRL_SUBDIRECTORY,
     DeadlineFetcher,
+    DirectoryFollower,
     load_ca_crls,
     plan,
     read_directory,
@@ -311,3 +312,31 @@ def test_the_arl_copy_is_required_for_a_fresh_status(
     assert line.state == "missing" and CA_CRL_SUBDIRECTORY in line.detail
     sync(tmp_path, _trust(gpki), clock=lambda: NOW)  # unchanged index, but the copy is written again
     assert [line.state for line in status(tmp_path, _trust(gpki), clock=lambda: NOW)] == ["fresh"]
+
+
+def test_a_worker_follows_the_sync_and_never_downloads(
+    served: RepositoryServer, gpki: FakeGPKI, tmp_path: Path
+) -> None:
+    moica_url = gpki["MOICA2"].complete_crl_url
+    sync(tmp_path, _trust(gpki), urls=[moica_url], clock=lambda: NOW)
+    crls = CRLCache(directory=tmp_path)
+    validator = Validator(
+        _trust(gpki), clock=lambda: NOW, checker=RevocationChecker(crls=crls, fetch_on_demand=False)
+    )
+    follower = DirectoryFollower(tmp_path, crls, validator)
+    assert follower.reload() == 3  # two indexes and the ARL
+    assert follower.reload() == 2  # the indexes are read again; the ARL is not given twice
+    card = gpki.issue_citizen(
+        "王小明", "A123456789", serial=77, not_before=NOW - DAY, not_after=NOW + 300 * DAY
+    )
+    validator.validate(card.der)
+    # The card is revoked; the next sync publishes it, the follower takes it up.
+    served.files[_path(gpki, "MOICA2")] = build_crl(
+        gpki["MOICA2"], [11, 12, 77], this_update=NOW, next_update=NOW + 7 * DAY, crl_number=2027
+    )
+    sync(tmp_path, _trust(gpki), clock=lambda: NOW)
+    before = sum(served.requests.values())
+    follower.reload()
+    with pytest.raises(CertificateRevokedError):
+        validator.validate(card.der)
+    assert sum(served.requests.values()) == before
