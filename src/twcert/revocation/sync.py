@@ -320,8 +320,8 @@ def _issuer_for(der: bytes, trust: TrustStore) -> TaiwanCertificate:
         aki = crl.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier
     except x509.ExtensionNotFound:
         raise RevocationDataError("CRL without an authority key identifier: configure its CA") from None
-    except ValueError as exc:
-        raise RevocationDataError(f"not a DER CRL ({exc})") from None
+    except Exception as exc:  # untrusted bytes: any failure to read them means "not a CRL"
+        raise RevocationDataError(f"not a DER CRL ({type(exc).__name__}: {exc})") from None
     cas = trust.by_key_identifier(aki)
     if not cas:
         raise RevocationDataError(

@@ -10,8 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from twcert.errors import CertificateRevokedError
+from twcert.errors import CertificateRevokedError, RevocationDataError
 from twcert.revocation import CRLCache, FetchError, RevocationChecker
 from twcert.revocation.sync import (
     CA_CRL_SUBDIRECTORY,
@@ -340,3 +342,22 @@ def test_a_worker_follows_the_sync_and_never_downloads(
     with pytest.raises(CertificateRevokedError):
         validator.validate(card.der)
     assert sum(served.requests.values()) == before
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.binary(max_size=400))
+def test_any_bytes_at_a_configured_url_are_a_revocation_data_error(data: bytes) -> None:
+    from twcert.revocation.sync import _issuer_for
+
+    with pytest.raises(RevocationDataError):
+        _issuer_for(data, TrustStore.default())
+
+
+def test_garbage_served_as_a_crl_fails_that_crl_only(
+    served: RepositoryServer, gpki: FakeGPKI, tmp_path: Path
+) -> None:
+    served.files["/junk.crl"] = b"<html>not a CRL</html>"
+    results = _by_url(sync(tmp_path, _trust(gpki), urls=[served.url("/junk.crl")], clock=lambda: NOW))
+    assert results[served.url("/junk.crl")].outcome == "failed"
+    assert "not a DER CRL" in (results[served.url("/junk.crl")].error or "")
+    assert results[gpki["GRCA2"].complete_crl_url].outcome == "updated"
