@@ -382,3 +382,27 @@ def test_crl_commands_need_a_directory(capsys: pytest.CaptureFixture[str]) -> No
         main(["crl", "status"])
     assert exit_info.value.code == 2
     assert "--dir" in capsys.readouterr().err
+
+
+def test_crl_sync_draws_progress_on_a_terminal_only(  # type: ignore[no-untyped-def]
+    crl_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    server, _ = crl_server
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    common = _crl_args(crl_server, tmp_path)
+    assert main(["crl", "sync", *common, "--url", server.url("/crl/MOICA2/complete.crl")]) == 0
+    drawn = terminal.getvalue()
+    assert "CRL http://127.0.0.1" in drawn and "ARL http://127.0.0.1" in drawn
+    assert "100%" in drawn  # the length from Content-Length, every byte counted
+    quiet = Terminal()
+    monkeypatch.setattr(sys, "stderr", quiet)
+    assert main(["crl", "sync", *common, "--quiet"]) == 0
+    assert quiet.getvalue() == ""
+    assert capsys.readouterr().out.count("\n") == 2  # the first run's two summary lines only
