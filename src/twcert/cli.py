@@ -37,6 +37,7 @@ __all__ = ["main"]
 # module path, extra that provides its dependencies, the commands it registers
 _PLUGINS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("twcert.validation_cli", "", ()),
+    ("twcert.revocation.sync_cli", "", ()),
     ("twcert.card.cli", "pkcs11,pcsc", ("card", "agent")),
     ("twcert_vacancy.cli", "vacancy", ("vacancy",)),
     ("twcert.demo.cli", "flask,django", ("demo",)),
