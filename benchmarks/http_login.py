@@ -322,6 +322,7 @@ class Server:
             if len(self.ready_workers()) >= self.workers:
                 return self
             time.sleep(0.2)
+        self.__exit__()
         raise RuntimeError(f"gunicorn did not start: {self.log_file.read_text()[-3000:]}")
 
     def __exit__(self, *exc: object) -> None:
@@ -675,6 +676,8 @@ async def amain(args: argparse.Namespace) -> None:
         pristine = {"flask": tmp / "index-keyed", "django": tmp / "index-keyless"}
         for adapter, directory in pristine.items():
             directory.mkdir(mode=0o700)
+            if adapter not in args.adapters.split(","):
+                continue
             cache = CRLCache(directory=directory, key=key if adapter == "flask" else None)
             _timed(
                 f"indexed into the shared directory ({adapter})",
