@@ -139,7 +139,10 @@ class Client:
     """Requests to one server, ``concurrency`` in flight (aiohttp, one connection per request:
     gunicorn's sync workers close every connection)."""
 
-    def __init__(self, base: str, endpoints: Endpoints, concurrency: int) -> None:
+    def __init__(
+        self, base: str, endpoints: Endpoints, concurrency: int, *, keep_alive: bool = False
+    ) -> None:
+        self.keep_alive = keep_alive
         self.base = base
         self.endpoints = endpoints
         self.concurrency = concurrency
@@ -148,7 +151,7 @@ class Client:
         self.crl_seen: list[tuple[float, int, int | None]] = []
 
     async def __aenter__(self) -> Client:
-        connector = aiohttp.TCPConnector(limit=self.concurrency, force_close=True)
+        connector = aiohttp.TCPConnector(limit=self.concurrency, force_close=not self.keep_alive)
         self.http = aiohttp.ClientSession(
             connector=connector, cookie_jar=aiohttp.DummyCookieJar(), timeout=aiohttp.ClientTimeout(total=60)
         )
@@ -284,7 +287,16 @@ def _rss(pid: int) -> str:
 class Server:
     """gunicorn serving one factory of ``_http_app`` on a free loopback port."""
 
-    def __init__(self, adapter: str, workers: int, config_file: Path, log_file: Path, env: dict[str, str]):
+    def __init__(
+        self,
+        adapter: str,
+        workers: int,
+        config_file: Path,
+        log_file: Path,
+        env: dict[str, str],
+        worker_class: str = "sync",
+    ):
+        self.worker_class = worker_class
         self.adapter = adapter
         self.workers = workers
         self.port = free_port()
@@ -305,6 +317,8 @@ class Server:
             "--bind", f"127.0.0.1:{self.port}",
             "--chdir", str(BENCH),
             "--backlog", "256",
+            "--worker-class", self.worker_class,
+            *(["--threads", "1", "--keep-alive", "30"] if self.worker_class == "gthread" else []),
             "--timeout", "120",
             "--error-logfile", "-",
             "--no-control-socket",
@@ -470,10 +484,17 @@ class Bench:
             ends = (ENDPOINTS[adapter].login, ENDPOINTS[adapter].protected)
             env |= {PROFILE_ENV: str(directory), PROFILE_ENV + "_PATHS": ",".join(ends)}
         print(f"\n{adapter}, {workers} worker(s), {args.concurrency} in flight:", flush=True)
-        with Server(adapter, workers, self.config_files[adapter], log_file, env) as server:
+        with Server(adapter, workers, self.config_files[adapter], log_file, env, args.worker_class) as server:
             for pid, line in sorted(server.ready_workers().items()):
                 print(f"  worker {pid}: {line}")
-            async with Client(server.base, ENDPOINTS[adapter], args.concurrency) as client:
+            idle = server.cpu()
+            await asyncio.sleep(3)
+            spent = sum(now - idle.get(pid, 0.0) for pid, now in server.cpu().items())
+            print(f"  idle workers' CPU (refresher threads): {spent / 3 * 1000:.1f} ms/s")
+            keep_alive = args.worker_class == "gthread"
+            async with Client(
+                server.base, ENDPOINTS[adapter], args.concurrency, keep_alive=keep_alive
+            ) as client:
                 warm = await _signed_sessions(client, self.card, 50, "warm-up", server)
                 await _phase("warm-up", server, client, _SESSIONS["warm-up"], client.login)
                 await _phase("warm-up", server, client, _SESSIONS["warm-up"], client.floor)
@@ -505,6 +526,13 @@ class Bench:
     async def churn(self, server: Server, client: Client, steady: Phase, adapter: str) -> None:
         """Item 2: a CRL refresh, then a worker restart, each in the middle of a run of logins."""
         n = self.args.logins
+        # The steady reference right before, so a change in the machine's load between the
+        # first runs and this one is not read as the refresh's doing.
+        await _signed_sessions(client, self.card, n, "steady", server)
+        steady = await _phase(
+            "login + page, steady (again)", server, client, _SESSIONS["steady"], client.login
+        )
+        print(steady.line())
         await _signed_sessions(client, self.card, n, "refresh", server)
         before = server.ingests()
         published: list[float] = []
@@ -756,6 +784,12 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2")
     parser.add_argument(
         "--no-churn", action="store_true", help="skip the CRL refresh and worker restart runs"
+    )
+    parser.add_argument(
+        "--worker-class",
+        choices=("sync", "gthread"),
+        default="sync",
+        help="gunicorn's sync workers (a connection per request), or gthread with one thread and keep-alive",
     )
     parser.add_argument(
         "--refresh",
