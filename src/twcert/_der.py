@@ -39,6 +39,7 @@ __all__ = [
     "SignedDataParts",
     "SignerInfoParts",
     "certificate_names",
+    "check_oid_bounds",
     "decode_oid",
     "name_attributes",
     "parse_time",
@@ -172,6 +173,60 @@ def decode_oid(body: bytes) -> str:
     first = arcs[0]
     head = [0, first] if first < 40 else ([1, first - 40] if first < 80 else [2, first - 80])
     return ".".join(str(a) for a in head + arcs[1:])
+
+
+def check_oid_bounds(buf: bytes) -> None:
+    """Walk a BER encoding (definite or indefinite lengths) and check every universal OBJECT
+    IDENTIFIER in it with :func:`decode_oid`, before a general decoder (asn1crypto) sees it:
+    its OID decoding is quadratic in an arc's length.
+
+    :raises DERError: an OID beyond the bounds, or bytes that are not BER.
+    """
+    size = len(buf)
+    ends: list[int | None] = []  # the end of each open constructed element; None: indefinite
+    pos = 0
+    while True:
+        while ends and ends[-1] is not None and pos == ends[-1]:
+            ends.pop()
+        if pos >= size:
+            if ends:
+                raise DERError("truncated BER")
+            return
+        if ends and ends[-1] is None and buf[pos : pos + 2] == b"\x00\x00":  # end-of-contents
+            ends.pop()
+            pos += 2
+            continue
+        tag = buf[pos]
+        pos += 1
+        if tag & 0x1F == 0x1F:  # high tag number: base-128 digits
+            while pos < size and buf[pos] & 0x80:
+                pos += 1
+            pos += 1
+        if pos >= size:
+            raise DERError("truncated BER header")
+        length = buf[pos]
+        pos += 1
+        if length == 0x80:
+            if not tag & 0x20:
+                raise DERError("indefinite length on a primitive element")
+            ends.append(None)
+            continue
+        if length & 0x80:
+            count = length & 0x7F
+            if count == 0 or count > 4 or pos + count > size:
+                raise DERError("bad BER length")
+            length = int.from_bytes(buf[pos : pos + count], "big")
+            pos += count
+        end = pos + length
+        limit = next((e for e in reversed(ends) if e is not None), size)
+        if end > limit:
+            raise DERError("BER content runs past its container")
+        if tag & 0x20:
+            ends.append(end)
+            continue
+        if tag == 0x06:
+            decode_oid(bytes(buf[pos:end]))
+        pos = end
 
 
 def _value_text(tag: int, raw: bytes, whole: bytes) -> str:
