@@ -297,20 +297,30 @@ def run_one(target: Target, data: bytes) -> BaseException | None:
     return None
 
 
-def reproducer(target: Target, data: bytes) -> str:
-    return f"scripts/fuzz --parser {target.name} --replay {data.hex()}"
+def reproducer(target: Target, data: bytes, seed: int, number: int) -> str:
+    """One line that re-runs the input: by its hex when short, else by seed and number."""
+    if len(data) <= 4096:
+        return f"scripts/fuzz --parser {target.name} --replay {data.hex()}"
+    return f"scripts/fuzz --parser {target.name} --seed {seed} --replay-number {number}"
 
 
 def fuzz(target: Target, count: int, seed: int, max_report: int) -> int:
     started = time.perf_counter()
     escapes: dict[str, int] = {}
+    slowest = (0.0, 0, b"")
+    clock = time.process_time
     for number, data in enumerate(inputs(target, count, seed), 1):
+        before = clock()
         escape = run_one(target, data)
+        spent = clock() - before
+        if spent > slowest[0]:
+            slowest = (spent, number, data)
         if escape is not None:
             kind = f"{type(escape).__name__}: {str(escape)[:100]}"
             escapes[kind] = escapes.get(kind, 0) + 1
             if escapes[kind] <= max_report:
-                print(f"ESCAPE {target.name} #{number} {kind}\n  {reproducer(target, data)}", flush=True)
+                line = reproducer(target, data, seed, number)
+                print(f"ESCAPE {target.name} #{number} {kind}\n  {line}", flush=True)
         if number % 100_000 == 0:
             print(
                 f"  {target.name}: {number} inputs, {sum(escapes.values())} escapes",
@@ -326,6 +336,11 @@ def fuzz(target: Target, count: int, seed: int, max_report: int) -> int:
     )
     for kind, times in sorted(escapes.items(), key=lambda item: -item[1]):
         print(f"    {times:>6} × {kind}")
+    spent, number, data = slowest
+    print(
+        f"    slowest: {spent * 1e3:.1f} ms CPU, {len(data)} bytes, #{number}  "
+        f"(scripts/fuzz --parser {target.name} --seed {seed} --replay-number {number})"
+    )
     return total
 
 
@@ -338,6 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-report", type=int, default=3, help="reproducers printed per distinct escape")
     parser.add_argument("--replay", metavar="HEX", help="run one input (hex) and print what it raises")
+    parser.add_argument("--replay-number", type=int, metavar="N", help="run input number N of --seed")
     parser.add_argument("--list", action="store_true", help="list the parsers")
     args = parser.parse_args(argv)
 
@@ -353,18 +369,27 @@ def main(argv: list[str] | None = None) -> int:
         unknown = [name for name in names if name not in targets]
         if unknown:
             parser.error(f"unknown parser(s) {', '.join(unknown)}; choose from {', '.join(targets)}")
-        if args.replay is not None:
+        if args.replay is not None or args.replay_number is not None:
             if len(names) != 1:
                 parser.error("--replay needs exactly one --parser")
             target = targets[names[0]]
+            if args.replay is not None:
+                data = bytes.fromhex(args.replay)
+            else:
+                *_, data = inputs(target, args.replay_number, args.seed)
+            started = time.process_time()
             try:
-                target.run(bytes.fromhex(args.replay))
+                target.run(data)
             except target.allowed as exc:
                 print(f"no escape: {type(exc).__name__}: {exc}")
                 return 0
             except Exception:
                 traceback.print_exc()
                 return 1
+            finally:
+                print(
+                    f"{len(data)} bytes, {(time.process_time() - started) * 1e3:.1f} ms CPU: {data[:64].hex()}…"
+                )
             print("no escape: the input was accepted")
             return 0
         total = 0
