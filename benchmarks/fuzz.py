@@ -344,9 +344,10 @@ def build_targets(workdir: Path) -> dict[str, Target]:
 
     def run_crl_index(data: bytes) -> None:
         index_path.write_bytes(data)
-        with CRLIndex.open(index_path) as index:
+        with CRLIndex.open(index_path, issuer=ca_cert) as index:
             for serial in serials:
                 index.lookup(serial)
+            index.is_fresh(now)
 
     response = HipkiSignResponse(0, None, pkcs1_seed, ee_der[0].hex(), "TP00000000000001")
     hipki_seeds = [

@@ -40,13 +40,13 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import fmt, machine, per_call
 
-from twcert import LoginService, load_certificate
+from twcert import LoginService, LoginStores, load_certificate
 from twcert.agency import AgencyResolver
 from twcert.audit import MemoryAuditSink
 from twcert.binding import Binding, binding_key
 from twcert.certificate import _load_cached
 from twcert.personnel import Person
-from twcert.pin import PinAttemptLedger
+from twcert.pin import PinRecord
 from twcert.revocation import CRLCache, RevocationChecker
 from twcert.stores.sql import SqlStores
 from twcert.testing import build_crl, random_serials
@@ -119,12 +119,14 @@ def main() -> None:
         cert = load_certificate(issued.der)
         stores.bindings.bind(Binding(binding_key(cert), "wang.xm", now, cert.sha256))
         service = LoginService(
-            validator=validator,
-            nonces=stores.nonces,
-            personnel=stores.personnel,
-            bindings=stores.bindings,
-            agencies=AgencyResolver(stores.agencies),
-            pin_ledger=PinAttemptLedger(stores.pin_counters),
+            validator,
+            LoginStores(
+                stores.nonces,
+                stores.personnel,
+                stores.bindings,
+                AgencyResolver(stores.agencies),
+                PinRecord(stores.pin_counters),
+            ),
             audit=MemoryAuditSink(),
             clock=lambda: now,
         )

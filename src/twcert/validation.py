@@ -371,7 +371,10 @@ class Validator:
             fresh, next_update = verified(der)
             if fresh:
                 usable.append((der, next_update))
-        if not usable and self.revocation is not RevocationPolicy.OFF:
+        if not usable and self.revocation is not RevocationPolicy.OFF and not self.checker.fetch_on_demand:
+            # A login never touches the network then: the app keeps CA CRLs fresh itself.
+            failures.append("no fresh CA CRL preloaded (fetch_on_demand=False: not downloaded)")
+        elif not usable and self.revocation is not RevocationPolicy.OFF:
             for url in ca.certificate.crl_urls:
                 cached = self._fetched_ca_crls.get(url)
                 if cached is not None and (cached[1] is None or now <= cached[1]):

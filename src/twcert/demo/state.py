@@ -22,9 +22,9 @@ from typing import Final
 from ..agency import Agency, AgencyResolver
 from ..card.softhsm import SoftCard, SoftHsm, provision
 from ..certificate import load_certificate
-from ..login import LoginService
+from ..login import LoginService, LoginStores
 from ..personnel import Person
-from ..pin import PinAttemptLedger
+from ..pin import PinRecord
 from ..revocation import CRLCache, RevocationChecker
 from ..stores.sql import SqlStores
 from ..testing import FakeCA, FakeGPKI, KeyPool, Revoked, build_crl
@@ -126,12 +126,10 @@ def _login_service(directory: Path, validator: Validator) -> tuple[SqlStores, Lo
     stores.agencies.upsert(Agency(a.code, a.name, address=a.address) for a in AGENCIES if a.code != _UNLISTED)
     resolver = AgencyResolver(stores.agencies, oid_map={a.oid: a.code for a in AGENCIES})
     service = LoginService(
-        validator=validator,
-        nonces=stores.nonces,
-        personnel=stores.personnel,
-        bindings=stores.bindings,
-        agencies=resolver,
-        pin_ledger=PinAttemptLedger(stores.pin_counters),
+        validator,
+        LoginStores(
+            stores.nonces, stores.personnel, stores.bindings, resolver, PinRecord(stores.pin_counters)
+        ),
     )
     return stores, service
 
