@@ -558,11 +558,13 @@ def fuzz(target: Target, count: int, seed: int, max_report: int) -> int:
         if spent > slowest[0]:
             slowest = (spent, number, data)
         if escape is not None:
-            kind = f"{type(escape).__name__}: {str(escape)[:100]}"
+            # One kind per exception type and the place it was raised (messages vary per input).
+            frame = traceback.extract_tb(escape.__traceback__)[-1]
+            kind = f"{type(escape).__name__} at {Path(frame.filename).name}:{frame.lineno}"
             escapes[kind] = escapes.get(kind, 0) + 1
             if escapes[kind] <= max_report:
                 line = reproducer(target, data, seed, number)
-                print(f"ESCAPE {target.name} #{number} {kind}\n  {line}", flush=True)
+                print(f"ESCAPE {target.name} #{number} {kind}: {str(escape)[:120]}\n  {line}", flush=True)
         if number % 100_000 == 0:
             print(
                 f"  {target.name}: {number} inputs, {sum(escapes.values())} escapes",
