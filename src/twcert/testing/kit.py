@@ -34,9 +34,9 @@ from ..agency import Agency, AgencyResolver, MemoryAgencyDirectory
 from ..audit import AuditSink, MemoryAuditSink
 from ..binding import MemoryBindingStore
 from ..certificate import CAFamily, load_certificate
-from ..login import LoginService
+from ..login import LoginPolicy, LoginService, LoginStores
 from ..personnel import MemoryPersonnelDirectory, Person
-from ..pin import PinAttemptLedger
+from ..pin import PinRecord
 from ..revocation import CRLCache, RevocationChecker
 from ..stores.memory import MemoryNonceStore, MemoryPinCounterStore
 from ..trust import TrustStore
@@ -307,18 +307,20 @@ class FreshPKI:
         **options: Any,
     ) -> LoginService:
         """A :class:`~twcert.LoginService` over memory stores: the citizen cards' holders in the
-        personnel directory, the agency cards' agencies in the agency directory, a PIN ledger.
-        ``options`` go to the LoginService."""
+        personnel directory, the agency cards' agencies in the agency directory, a PIN record.
+        ``options`` are :class:`~twcert.LoginPolicy` fields."""
         return LoginService(
-            validator=validator or self.validator(clock=clock),
-            nonces=MemoryNonceStore(),
-            personnel=MemoryPersonnelDirectory(self.people),
-            bindings=MemoryBindingStore(),
-            agencies=AgencyResolver(MemoryAgencyDirectory(self.agencies), oid_map=self.agency_oid_map),
-            pin_ledger=PinAttemptLedger(MemoryPinCounterStore()),
+            validator or self.validator(clock=clock),
+            LoginStores(
+                nonces=MemoryNonceStore(),
+                personnel=MemoryPersonnelDirectory(self.people),
+                bindings=MemoryBindingStore(),
+                agencies=AgencyResolver(MemoryAgencyDirectory(self.agencies), oid_map=self.agency_oid_map),
+                pin_record=PinRecord(MemoryPinCounterStore()),
+            ),
+            LoginPolicy(**options),
             audit=audit or MemoryAuditSink(),
             clock=clock,
-            **options,
         )
 
     # -- files ---------------------------------------------------------------------------------
