@@ -271,7 +271,7 @@ def test_personnel_lookup_by_account_or_id(sql_spec: tuple[str, str, str]) -> No
     suffix = secrets.token_hex(3)
     person = Person(f"wang-{suffix}", "A123456789", "王小明", True, "A09000000E")
     if isinstance(directory, MemoryPersonnelDirectory):
-        directory.add(person)
+        assert directory.upsert([person]) == 1  # the same verb as the SQL directory's
     else:
         # A unique national ID per run keeps concurrent runs on one database apart.
         from twcert.testing.people import make_id_number

@@ -8,6 +8,7 @@ from django.contrib import admin  # type: ignore[import-untyped, unused-ignore]
 
 from . import models
 from ._decorators import decorate
+from .stores import unbind_queryset
 
 __all__ = ["AgencyAdmin", "BindingAdmin", "PersonAdmin", "PinFailureAdmin"]
 
@@ -26,16 +27,8 @@ class BindingAdmin(admin.ModelAdmin):  # type: ignore[misc, type-arg, unused-ign
     @decorate(admin.action(description="解除綁定（持卡人下次登入時重新綁定新卡）"))
     def unbind_selected(self, request: Any, queryset: Any) -> None:
         # Through the binding store, so the removal is audited like `twcert unbind`.
-        from ...binding import unbind
-        from .stores import DjangoBindingStore
-
-        store = DjangoBindingStore(using=queryset.db)
-        removed = unbind(
-            store,
-            [DjangoBindingStore._binding(row) for row in queryset],
-            actor=str(request.user.get_username()),
-        )
-        self.message_user(request, f"已解除 {len(removed)} 筆憑證綁定。")
+        removed = unbind_queryset(queryset, actor=str(request.user.get_username()))
+        self.message_user(request, f"已解除 {removed} 筆憑證綁定。")
 
 
 @admin.register(models.PinFailure)
