@@ -8,7 +8,7 @@ challenge, and apply the login rules of the 事求人機關徵才系統 manual.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+import typing as _typing
 
 from . import errors as errors
 from . import idnumber as idnumber
@@ -87,11 +87,11 @@ __all__ = [
     "unbind_account",
 ]
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from .stores.sql import SqlStores as SqlStores
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     # SqlStores needs the optional SQLAlchemy ([sql] extra): imported on first use, so that
     # `from twcert import SqlStores` works where it is installed and `import twcert` everywhere.
     if name == "SqlStores":
