@@ -406,3 +406,29 @@ def test_crl_sync_draws_progress_on_a_terminal_only(  # type: ignore[no-untyped-
     assert main(["crl", "sync", *common, "--quiet"]) == 0
     assert quiet.getvalue() == ""
     assert capsys.readouterr().out.count("\n") == 2  # the first run's two summary lines only
+
+
+def test_unbind_removes_an_accounts_bindings_and_audits_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    import datetime as dt
+    import logging
+
+    from twcert.binding import Binding
+    from twcert.stores.sql import SqlStores
+
+    url = f"sqlite:///{tmp_path / 'twcert.db'}"
+    stores = SqlStores(url)
+    at = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+    stores.bindings.bind(Binding("MOICA:serial:1234567890123456", "A123456789", at, "a" * 64))
+    stores.bindings.bind(Binding("MOICA:serial:6543210987654321", "lin.ym", at, "b" * 64))
+    with caplog.at_level(logging.INFO, logger="twcert.audit"):
+        assert main(["unbind", "A123456789", "--database", url, "--actor", "admin"]) == 0
+    out = capsys.readouterr().out
+    assert "a" * 64 in out and "A123456789" not in out
+    assert stores.bindings.for_account("A123456789") == [] and stores.bindings.for_account("lin.ym")
+    (record,) = [r for r in caplog.records if r.name == "twcert.audit"]
+    assert record.twcert_event["event"] == "twcert.unbind"  # type: ignore[attr-defined]
+    assert "A123456789" not in record.getMessage() + repr(record.twcert_event)  # type: ignore[attr-defined]
+    assert main(["unbind", "A123456789", "--database", url]) == 1
+    stores.dispose()
