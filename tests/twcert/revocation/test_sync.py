@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from twcert.errors import CertificateRevokedError, RevocationDataError
 from twcert.revocation import CRLCache, FetchError, RevocationChecker
+from twcert.revocation.ca_revocation import CARevocation
 from twcert.revocation.sync import (
     CA_CRL_SUBDIRECTORY,
     DeadlineFetcher,
@@ -120,9 +121,11 @@ def test_fresh_sync_stores_everything_and_a_worker_never_downloads(
     # A worker: the shared directory, no download on demand; a whole validation downloads nothing.
     before = sum(served.requests.values())
     crls = CRLCache(directory=tmp_path)
-    assert crls.load_directory() == 2
+    assert crls.load_directory(issuers=[ca.certificate for ca in _trust(gpki)]) == 2
     checker = RevocationChecker(crls=crls, fetch_on_demand=False)
-    validator = Validator(_trust(gpki), clock=lambda: NOW, checker=checker, ca_crls=load_ca_crls(tmp_path))
+    validator = Validator(
+        _trust(gpki), clock=lambda: NOW, checker=checker, ca_revocation=CARevocation(load_ca_crls(tmp_path))
+    )
     good = gpki.issue_citizen("王小明", "A123456789", not_before=NOW - DAY, not_after=NOW + 300 * DAY)
     validator.validate(good.der)
     revoked = gpki.issue_citizen(
@@ -154,7 +157,7 @@ def test_second_sync_is_conditional_and_learns_urls_from_the_directory(
         3,
         2027,
     )
-    assert len(read_directory(tmp_path)[moica_url]) == 3
+    assert len(read_directory(tmp_path, _trust(gpki))[moica_url]) == 3
 
 
 def test_a_crl_learnt_by_a_worker_is_kept_fresh(
@@ -220,7 +223,7 @@ def test_a_failed_refresh_keeps_the_last_good_crl(
     results = _by_url(sync(tmp_path, _trust(gpki), clock=lambda: NOW))
     assert results[moica_url].outcome == "failed"
     assert "signature" in (results[moica_url].error or "").lower()
-    assert read_directory(tmp_path)[moica_url].crl_number == 2026
+    assert read_directory(tmp_path, _trust(gpki))[moica_url].crl_number == 2026
     assert {line.state for line in status(tmp_path, _trust(gpki), clock=lambda: NOW)} == {"fresh"}
 
 
@@ -232,7 +235,7 @@ def test_a_configured_crl_of_an_untrusted_ca_is_refused(
     results = _by_url(sync(tmp_path, _trust(gpki), urls=[served.url(xca_path)], clock=lambda: NOW))
     assert results[served.url(xca_path)].outcome == "failed"
     assert "not in the trust store" in (results[served.url(xca_path)].error or "")
-    assert served.url(xca_path) not in read_directory(tmp_path)
+    assert served.url(xca_path) not in read_directory(tmp_path, _trust(gpki))
 
 
 @pytest.fixture
