@@ -322,14 +322,16 @@ def _read_private(path: Path, max_bytes: int = _MAX_BYTES) -> bytes:
 
     :raises OSError: absent, a symlink, not a regular file, or larger than ``max_bytes``.
     """
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    # O_NONBLOCK: a FIFO planted under the name must not hang the open (no effect on files).
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(handle.fileno())
         if not stat.S_ISREG(info.st_mode):
             raise OSError(f"{path.name} is not a regular file")
-        if info.st_size > max_bytes:
+        data = handle.read(max_bytes + 1)
+        if len(data) > max_bytes:
             raise OSError(f"{path.name} is larger than {max_bytes} bytes")
-        return handle.read(max_bytes + 1)[:max_bytes]
+        return data
 
 
 def load_ca_crls(directory: str | os.PathLike[str]) -> list[bytes]:

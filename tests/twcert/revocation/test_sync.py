@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import http.server
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -444,6 +445,10 @@ def test_arl_copies_are_never_read_through_a_symlink(
     assert line.state == "missing"
     sync(tmp_path, _trust(gpki), clock=lambda: NOW)  # replaces the link, never writes through it
     assert not copy.is_symlink() and load_ca_crls(tmp_path) == [outside.read_bytes()]
+    # Nor through a FIFO planted under an ARL's name (the read must not hang either).
+    copy.unlink()
+    os.mkfifo(copy)
+    assert load_ca_crls(tmp_path) == []
     folder.chmod(0o777)
     with pytest.raises(UnsafeDirectoryError):
         load_ca_crls(tmp_path)
