@@ -522,6 +522,8 @@ class Bench:
                 )
                 if workers >= 2 and not args.no_churn:
                     await self.churn(server, client, logins, adapter)
+        if args.profile:
+            _print_profile(Path(args.profile) / f"{adapter}-{workers}")
 
     async def churn(self, server: Server, client: Client, steady: Phase, adapter: str) -> None:
         """Item 2: a CRL refresh, then a worker restart, each in the middle of a run of logins."""
@@ -614,6 +616,19 @@ class Bench:
             )
         if not new:
             print("  ! no new worker seen")
+
+
+def _print_profile(directory: Path) -> None:
+    """The workers' profiles together: where the CPU of the profiled requests went."""
+    import pstats
+
+    files = sorted(str(p) for p in directory.glob("*.prof"))
+    if not files:
+        print(f"  (no profile written in {directory})")
+        return
+    stats = pstats.Stats(*files, stream=sys.stdout)
+    print(f"  profile of the login and protected-page requests ({len(files)} worker(s)), by cumulative CPU:")
+    stats.sort_stats("cumulative").print_stats(r"src/twcert|flask/(app|sessions)|django/(core|contrib)", 30)
 
 
 # -- set-up ----------------------------------------------------------------------------------------
