@@ -61,7 +61,15 @@ import aiohttp
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _http_app import CONFIG_ENV, FLOOR_PATH, PROFILE_ENV, PROTECTED_PATH, BenchConfig, django_setup
+from _http_app import (
+    CONFIG_ENV,
+    FLOOR_PATH,
+    PROFILE_ENV,
+    PROTECTED_PATH,
+    BenchConfig,
+    LoopbackFetcher,
+    django_setup,
+)
 from _timing import machine
 
 from twcert import load_certificate
@@ -715,24 +723,6 @@ async def amain(args: argparse.Namespace) -> None:
         for _label, path, family, generation in files.ca_files:
             pin = load_certificate(path.read_bytes()).sha256
             ca_files.append({"path": str(path), "pin": pin, "family": family.value, "generation": generation})
-        key = os.urandom(32)
-        pristine = {"flask": tmp / "index-keyed", "django": tmp / "index-keyless"}
-        for adapter, directory in pristine.items():
-            directory.mkdir(mode=0o700)
-            if adapter not in args.adapters.split(","):
-                continue
-            cache = CRLCache(directory=directory, key=key if adapter == "flask" else None)
-            _timed(
-                f"indexed into the shared directory ({adapter})",
-                lambda c=cache: c.preload(first, issuer, url=crl_url),
-            )
-        index_dir = tmp / "index"
-
-        def restore(adapter: str) -> None:
-            shutil.rmtree(index_dir, ignore_errors=True)
-            shutil.copytree(pristine[adapter], index_dir)
-            index_dir.chmod(0o700)
-
         repository = stack.enter_context(RepositoryServer())
         crl_path = crl_url.split("/", 3)[3]
 
@@ -740,6 +730,31 @@ async def amain(args: argparse.Namespace) -> None:
             repository.files["/" + crl_path] = second if new else first
             if new:
                 print(f"    (a CRL of {args.entries + extra:,} entries published at the CDP)", flush=True)
+
+        # Indexed as a sync would: fetched from the CDP, so the directory keeps its ETag and a
+        # worker's first conditional GET is answered 304.
+        publish(False)
+        key = os.urandom(32)
+        pristine = {"flask": tmp / "index-keyed", "django": tmp / "index-keyless"}
+        for adapter, directory in pristine.items():
+            directory.mkdir(mode=0o700)
+            if adapter not in args.adapters.split(","):
+                continue
+            cache = CRLCache(
+                directory=directory,
+                key=key if adapter == "flask" else None,
+                fetcher=LoopbackFetcher(repository.base_url),
+            )
+            _timed(
+                f"indexed into the shared directory ({adapter})",
+                lambda c=cache: c.fetch(crl_url, issuer, dt.datetime.now(dt.UTC)),
+            )
+        index_dir = tmp / "index"
+
+        def restore(adapter: str) -> None:
+            shutil.rmtree(index_dir, ignore_errors=True)
+            shutil.copytree(pristine[adapter], index_dir)
+            index_dir.chmod(0o700)
 
         schema = stack.enter_context(postgres(args.postgres, card, pki))
         django_db = f"twcert_django_httpbench_{uuid.uuid4().hex[:8]}"
