@@ -486,8 +486,13 @@ def django_app() -> Any:
     return profiled(app)
 
 
-if __name__ == "__main__":  # python _http_app.py sync  (TWCERT_BENCH_CONFIG set)
+if __name__ == "__main__":  # python _http_app.py sync|migrate  (TWCERT_BENCH_CONFIG set)
     import sys
 
     if sys.argv[1:] == ["sync"]:
         sync_once(BenchConfig.load())
+    elif sys.argv[1:] == ["migrate"]:
+        from django.core.management import call_command
+
+        django_setup(BenchConfig.load())
+        call_command("migrate", verbosity=0, interactive=False)
