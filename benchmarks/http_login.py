@@ -560,6 +560,12 @@ class Bench:
         print(refresh.line())
         for job in jobs:
             job.wait(120)
+        for attempt in range(10):  # a short run ends before every worker was seen on the new CRL
+            seen = {pid for when, pid, number in client.crl_seen if number is not None and number > 1000}
+            if seen >= set(server.worker_pids()):
+                break
+            await _signed_sessions(client, self.card, 50, f"after refresh {attempt}", server)
+            await client.run(_SESSIONS[f"after refresh {attempt}"], client.login)
         after = server.ingests()
         for pid in sorted(set(before) | set(after)):
             for line in after.get(pid, [])[len(before.get(pid, [])) :]:
@@ -785,7 +791,9 @@ async def amain(args: argparse.Namespace) -> None:
             )
         stack.callback(_flush_redis, args.redis)
 
-        bench = Bench(args, card, config_files, tmp, publish, restore)
+        log_dir = Path(args.log_dir) if args.log_dir else tmp
+        log_dir.mkdir(parents=True, exist_ok=True)
+        bench = Bench(args, card, config_files, log_dir, publish, restore)
         for adapter in adapters:
             for workers in (int(w) for w in args.workers.split(",")):
                 await bench.measure(adapter, workers)
@@ -825,6 +833,7 @@ def main() -> None:
         help="who downloads and indexes a new CRL: each worker's refresher, or a sync job whose "
         "output the workers open (default)",
     )
+    parser.add_argument("--log-dir", help="keep the servers' logs (gunicorn, workers, sync job) here")
     parser.add_argument(
         "--profile",
         metavar="DIR",
