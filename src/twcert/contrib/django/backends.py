@@ -36,7 +36,8 @@ from django.views.decorators.debug import sensitive_variables  # type: ignore[im
 from ...errors import LoginRefusedError, PinLockedError, ResponseParseError, TwcertError
 from ...login import Principal
 from ._decorators import decorate
-from .conf import SESSION_CHALLENGE_KEY, SESSION_PRINCIPAL_KEY, get_service, get_settings, request_origin
+from .conf import SESSION_CHALLENGE_KEY, SESSION_PRINCIPAL_KEY, get_settings
+from .service import get_service, request_origin
 from .signals import card_locked, last_audit_event, login_failed, login_succeeded, reset_last_audit_event
 
 __all__ = [
