@@ -45,6 +45,7 @@ from .body import DEFAULT_MAX_BODY
 from .errors import FirstUseExpiredError, PopupBlockedError
 from .pending import PendingLogin, PendingStore, RecordingNonces, ReplayNonces
 from .security import (
+    CSRF_HEADER,
     HeadersLike,
     SessionLike,
     check_fetch_site,
@@ -420,4 +421,10 @@ class LoginFlow:
         rotate(session)
 
     def _verify(self, request: WebRequest) -> None:
-        verify_post(request.headers, request.body(), request.session, request.origin)
+        form: Mapping[str, Any] = {}
+        if request.headers.get(CSRF_HEADER) is None:
+            try:
+                form = request.body()
+            except ResponseParseError:
+                form = {}  # no token in an unreadable body: refused as a forgery below
+        verify_post(request.headers, form, request.session, request.origin)

@@ -20,9 +20,11 @@ from typing import Any, cast
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
+from django.conf import settings as django_settings  # type: ignore[import-untyped, unused-ignore]
 from django.core.exceptions import ImproperlyConfigured  # type: ignore[import-untyped, unused-ignore]
 from django.core.signals import setting_changed  # type: ignore[import-untyped, unused-ignore]
 from django.http import HttpRequest  # type: ignore[import-untyped, unused-ignore]
+from django.shortcuts import resolve_url  # type: ignore[import-untyped, unused-ignore]
 from django.utils.module_loading import import_string  # type: ignore[import-untyped, unused-ignore]
 
 from ...agency import AgencyDirectory, AgencyResolver, load_orglist
@@ -346,7 +348,9 @@ def get_flow() -> LoginFlow:
         if _state.flow is None:
             web = WebSettings(
                 agent_url=conf.hipki_url,
-                login_redirect=conf.login_redirect_url or "/",
+                login_redirect=str(
+                    resolve_url(conf.login_redirect_url or django_settings.LOGIN_REDIRECT_URL)
+                ),
                 session_key=SESSION_PRINCIPAL_KEY,
                 pending_ttl=conf.pending_ttl,
                 max_body=conf.max_body,
