@@ -137,10 +137,15 @@ def registration(
     *,
     work_id: str,
     agency_code: str,
+    agency_name: str,
     rules: VacancyRules,
     today: dt.date,
 ) -> Checked:
-    """The vacancy the form describes, checked; :class:`VacancyInvalidError` lists every problem."""
+    """The vacancy the form describes, checked; :class:`VacancyInvalidError` lists every problem.
+
+    ``agency_name`` is the logged-in agency's name from the agency-code file: a posted
+    ``agency_name`` is ignored, so no agency can publish under another's name.
+    """
     problems: list[VacancyFieldError] = []
     period = _period(form, problems)
     places = _places(form, problems)
@@ -159,7 +164,7 @@ def registration(
         # A stand-in only while other problems are reported; never stored.
         period=period or ValidityPeriod(today, today),
         gender=gender,
-        agency_name=text("agency_name"),
+        agency_name=agency_name,
         agency_address=text("agency_address"),
         filler_name=text("filler_name"),
         filler_phone=text("filler_phone"),

@@ -26,8 +26,8 @@ from twcert.contrib.django.backends import (
 )
 from twcert.contrib.django.service import get_service
 from twcert.errors import ResponseParseError
-from twcert.web.security import session_id
 from twcert.testing.fixtures import PEOPLE, FixtureSet
+from twcert.web.security import session_id
 
 from .cards import CKR_PIN_LOCKED, MOICA_UNBLOCK, TWO_TRIES_LEFT, signed, wrong_pin
 
