@@ -55,7 +55,7 @@ def _vacancy(site: DemoSite, title: str, start: dt.date, end: dt.date) -> Vacanc
 
 def test_the_world_is_built_in_the_state_directory(site: DemoSite) -> None:
     root = site.state.directory
-    for name in (MARKER, "cards.json", "twcert.db", "pki/cas.json", "hsm/softhsm2.conf"):
+    for name in (MARKER, "cards.json", "twcert.db", "private/pki/cas.json", "hsm/softhsm2.conf"):
         assert (root / name).exists(), name
     cards = json.loads((root / "cards.json").read_text(encoding="utf-8"))["cards"]
     assert {c["name"] for c in cards} >= {"citizen-wang", "agency-dgpa", "agency-test", "agency-unlisted"}
@@ -131,6 +131,19 @@ def test_the_certificates_crl_links_are_served(site: DemoSite, client: FlaskClie
     path = url.split("127.0.0.1:5000", 1)[1]
     answer = client.get(path)
     assert answer.status_code == 200 and answer.data == (site.state.directory / path.lstrip("/")).read_bytes()
+
+
+def test_pki_serves_ca_certificates_and_crls_only(site: DemoSite, client: FlaskClient) -> None:
+    # The CA keys are not under the served directory at all, and /pki/ is an allow-list.
+    assert not list((site.state.directory / "pki").rglob("*.key*"))
+    assert list((site.state.directory / "private").rglob("*.key.pem"))
+    for label, ca in site.state.pki.cas.items():
+        assert client.get(f"/pki/ca/{label}.pem").data == ca.pem
+        assert client.get(f"/pki/certs/{label}.cer").data == ca.der
+        for name in (f"ca/{label}.key.pem", f"../private/pki/ca/{label}.key.pem", f"crl/{label}"):
+            assert client.get(f"/pki/{name}").status_code == 404, name
+    for name in ("cas.json", "../twcert.db", "../cards.json", "../agent-ledger.json"):
+        assert client.get(f"/pki/{name}").status_code == 404, name
 
 
 def test_command_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: Any) -> None:

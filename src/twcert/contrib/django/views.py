@@ -72,10 +72,13 @@ def web_request(request: HttpRequest) -> WebRequest:
         logout=_url(request, "logout"),
         script=_url(request, "asset", name=LOGIN_SCRIPT),
     )
-    # HttpRequest.read: the WSGI input bounded by CONTENT_LENGTH (nothing without one).
-    body = lazy_body(
-        request, request.META.get("CONTENT_LENGTH"), request.content_type, get_settings().max_body
-    )
+    # HttpRequest.read: the WSGI input bounded by CONTENT_LENGTH. A chunked body has no length:
+    # read the server's dechunked input (when it says so), still only up to the limit.
+    length = request.META.get("CONTENT_LENGTH") or None
+    stream: Any = request
+    if length is None and request.META.get("wsgi.input_terminated"):
+        stream = request.META["wsgi.input"]
+    body = lazy_body(stream, length, request.content_type, get_settings().max_body)
     return WebRequest(
         method=request.method or "GET",
         headers=request.headers,
