@@ -160,8 +160,3 @@ def test_a_headcount_that_is_not_one_is_named_on_its_field(headcount: str) -> No
     problems = _problems(_form(headcount=headcount))
     assert problems and all(field == "名額" for field, _ in problems), problems
     assert {code for _, code in problems} <= {"VACANCY_HEADCOUNT_INVALID", "VACANCY_HEADCOUNT_FORMAT"}
-
-
-@pytest.mark.parametrize("headcount", ["3", "正取1名，備取1名", "正1備1", "數名", "若干"])
-def test_the_feeds_headcount_forms_are_accepted(headcount: str) -> None:
-    assert _check(_form(headcount=headcount))
