@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import Any, Final, Protocol, cast
 
 from flask import Flask, current_app
 
@@ -14,20 +14,23 @@ from twcert.web.pending import PendingStore
 
 from .settings import Settings
 
-if TYPE_CHECKING:
-    from .extension import TWCert
-
 __all__ = ["EXTENSION_KEY", "TWCertState", "get_state"]
 
 EXTENSION_KEY: Final = "twcert"
 UserLoader = Callable[[Any], Any]
 
 
+class _Extension(Protocol):
+    """The :class:`~.extension.TWCert` object, as far as the state needs it."""
+
+    _user_loader: UserLoader | None
+
+
 @dataclass(frozen=True, slots=True)
 class TWCertState:
     """What one app's ``app.extensions["twcert"]`` holds."""
 
-    extension: TWCert
+    extension: _Extension
     settings: Settings
     flow: LoginFlow
 
