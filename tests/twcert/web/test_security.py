@@ -91,8 +91,11 @@ def _send_big(url: str, path: str, size: int, *, chunked: bool) -> tuple[int, by
     sender.start()
     answer = b""
     try:
-        while b"\r\n\r\n" not in answer or len(answer) < 200:
-            chunk = sock.recv(65536)
+        while True:  # the server closes the connection after its answer
+            try:
+                chunk = sock.recv(65536)
+            except ConnectionResetError:
+                break
             if not chunk:
                 break
             answer += chunk
