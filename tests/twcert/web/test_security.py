@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.cookiejar
 import json
 import re
@@ -62,7 +63,9 @@ def _peak_rss(pid: int) -> int:
     return int(match.group(1)) * 1024
 
 
-def _send_big(url: str, path: str, size: int, *, chunked: bool) -> tuple[int, bytes]:
+def _send_big(
+    url: str, path: str, size: int, *, chunked: bool, headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
     """POST ``size`` bytes of JSON-ish filler; the status and the first bytes of the answer.
 
     The body is streamed from another thread, so a server that answers before reading it (as
@@ -73,7 +76,9 @@ def _send_big(url: str, path: str, size: int, *, chunked: bool) -> tuple[int, by
     length = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {size}"
     head = (
         f"POST {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nContent-Type: application/json\r\n"
-        f"Accept: application/json\r\n{length}\r\nConnection: close\r\n\r\n"
+        f"Accept: application/json\r\n{length}\r\nConnection: close\r\n"
+        + "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+        + "\r\n"
     )
     sock.sendall(head.encode("ascii"))
     block = b" " * MIB
@@ -91,16 +96,24 @@ def _send_big(url: str, path: str, size: int, *, chunked: bool) -> tuple[int, by
     sender.start()
     answer = b""
     try:
-        while True:  # the server closes the connection after its answer
-            try:
-                chunk = sock.recv(65536)
-            except ConnectionResetError:
-                break
+        while b"\r\n\r\n" not in answer:
+            chunk = sock.recv(65536)
             if not chunk:
                 break
             answer += chunk
+        head, _, rest = answer.partition(b"\r\n\r\n")
+        found = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+        wanted = int(found.group(1)) if found else 0
+        while len(rest) < wanted:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            rest += chunk
+        answer = head + b"\r\n\r\n" + rest
     finally:
-        sender.join(120)
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)  # unblocks the sender if the server stopped reading
+        sender.join(60)
         sock.close()
     status = int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/") else 0
     return status, answer
@@ -111,9 +124,13 @@ def test_a_64_mib_body_gets_413_and_the_server_memory_stays_flat(
     served: tuple[Demo, int], chunked: bool
 ) -> None:
     demo, pid = served
+    # As an attacker would: a session and its CSRF token, so nothing refuses the request early.
+    jar, token = _session(demo)
+    cookies = "; ".join(f"{c.name}={c.value}" for c in jar)
+    sent = {"Cookie": cookies, "X-CSRFToken": token, "Origin": demo.url}
     before = _peak_rss(pid)
     for path in ("/auth/login", "/auth/challenge", "/auth/first-use", "/auth/client-error", "/auth/logout"):
-        status, answer = _send_big(demo.url, path, 64 * MIB, chunked=chunked)
+        status, answer = _send_big(demo.url, path, 64 * MIB, chunked=chunked, headers=sent)
         assert status == 413, (path, answer[:300])
         body = json.loads(answer.split(b"\r\n\r\n", 1)[1].decode("utf-8", "replace").strip() or "{}")
         assert body.get("error", {}).get("code") == "REQUEST_TOO_LARGE", (path, answer[:300])
@@ -144,14 +161,19 @@ def test_no_private_key_is_reachable_over_http(served: tuple[Demo, int]) -> None
     assert _get(demo.url + "/pki/crl/MOICA2/complete.crl")[0] == 200
 
 
-def _session(demo: Demo) -> tuple[urllib.request.OpenerDirector, str]:
+def _session(demo: Demo) -> tuple[http.cookiejar.CookieJar, str]:
     """A cookie session that opened the login page; its CSRF token."""
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     with opener.open(demo.url + "/auth/login", timeout=30) as page:
         html = page.read().decode()
     found = re.search(r'data-csrf-token="([^"]+)"', html)
     assert found, html[:500]
-    return opener, found.group(1)
+    return jar, found.group(1)
+
+
+def _opener(jar: http.cookiejar.CookieJar) -> urllib.request.OpenerDirector:
+    return urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
 
 
 def _post(
@@ -169,7 +191,8 @@ def _post(
 
 def test_csrf_origin_and_fetch_site_refusals(served: tuple[Demo, int]) -> None:
     demo, _ = served
-    opener, token = _session(demo)
+    jar, token = _session(demo)
+    opener = _opener(jar)
     url = demo.url + "/auth/challenge"
     refused = {
         "no token": {},
