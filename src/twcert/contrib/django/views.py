@@ -100,8 +100,10 @@ def _no_store(response: HttpResponse) -> HttpResponse:
 def respond(request: HttpRequest, answer: Answer) -> HttpResponse:
     """The flow's answer as a Django response."""
     if answer.json is not None:
-        body = json.dumps(answer.json, ensure_ascii=False)
-        return _no_store(HttpResponse(body, content_type=CONTENT_TYPE, status=answer.status))
+        body = json.dumps(answer.json, ensure_ascii=False).encode("utf-8")
+        response = HttpResponse(body, content_type=CONTENT_TYPE, status=answer.status)
+        response["Content-Length"] = str(len(body))  # not chunked: a client may stop reading at once
+        return _no_store(response)
     if answer.redirect is not None:
         response = HttpResponse(status=answer.status)
         response["Location"] = answer.redirect
