@@ -214,7 +214,7 @@ def test_agency_registers_vacancies_shown_only_inside_their_window(site: Site) -
     # 徵才機關 is the logged-in agency's name from the agency-code file, not an input.
     agency = site.find("#field-agency_name")
     assert agency.get_attribute("value") == "行政院人事行政總處" and agency.get_attribute("readonly")
-    assert agency.get_attribute("name") is None
+    assert not agency.get_attribute("name"), "not a form field: never posted"
     site.shot("register-form")
 
     # Required fields left empty: each one is named, with its text.
