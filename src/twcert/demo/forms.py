@@ -8,6 +8,7 @@ headcount, the 行政程序法 §48 window).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Final, Protocol
 
@@ -21,7 +22,7 @@ from twcert_vacancy.errors import (
     WorkPlaceError,
 )
 from twcert_vacancy.model import FIELD_LABELS
-from twcert_vacancy.rocdate import parse_roc_or_iso
+from twcert_vacancy.rocdate import RocDate, parse_roc_or_iso
 from twcert_vacancy.rules import Checked, VacancyRules
 
 __all__ = ["FIELDS", "FormField", "FormValues", "field_id", "registration"]
@@ -127,6 +128,22 @@ def _headcount(form: FormValues, problems: list[VacancyFieldError]) -> Headcount
         return Headcount(None, None, text)  # a stand-in while the problems are shown; never stored
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _roc_dates(problem: VacancyFieldError) -> VacancyFieldError:
+    """The same problem with its dates in the ROC calendar, as the form asks for them."""
+    params = {
+        key: RocDate.from_date(dt.date.fromisoformat(value)).slashed()
+        if isinstance(value, str) and _ISO_DATE.fullmatch(value)
+        else value
+        for key, value in problem.params.items()
+    }
+    if params == problem.params:
+        return problem
+    return type(problem)(problem.detail, **params)
+
+
 def _position(problem: VacancyFieldError) -> int:
     """Problems are listed in the order of the form's fields."""
     return _ORDER.get(problem.field, len(_ORDER))
@@ -178,10 +195,8 @@ def registration(
     if problems:
         named = {p.field for p in problems}
         problems += [p for p in rules.field_problems(vacancy) if p.field not in named]
-        raise VacancyInvalidError(sorted(problems, key=_position))
+        raise VacancyInvalidError([_roc_dates(p) for p in sorted(problems, key=_position)])
     try:
         return rules.check_registration(vacancy, today=today)
     except VacancyInvalidError as exc:
-        raise VacancyInvalidError(
-            sorted(exc.problems, key=lambda p: _ORDER.get(p.field, len(_ORDER)))
-        ) from None
+        raise VacancyInvalidError([_roc_dates(p) for p in sorted(exc.problems, key=_position)]) from None

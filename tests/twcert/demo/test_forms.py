@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from werkzeug.datastructures import MultiDict
@@ -160,3 +161,11 @@ def test_a_headcount_that_is_not_one_is_named_on_its_field(headcount: str) -> No
     problems = _problems(_form(headcount=headcount))
     assert problems and all(field == "名額" for field, _ in problems), problems
     assert {code for _, code in problems} <= {"VACANCY_HEADCOUNT_INVALID", "VACANCY_HEADCOUNT_FORMAT"}
+
+
+def test_dates_in_problems_are_roc_dates_like_the_form() -> None:
+    with pytest.raises(VacancyInvalidError) as info:
+        _check(_form(period_end="115/11/28"))  # shorter than a general post's minimum
+    texts = [p.message for p in info.value.problems]
+    assert texts and any(re.search(r"1\d\d/\d\d/\d\d", t) for t in texts), texts
+    assert not any(re.search(r"\d{4}-\d\d-\d\d", t) for t in texts), texts
