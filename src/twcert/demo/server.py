@@ -42,10 +42,11 @@ class PortInUseError(OSError):
 
 
 def _bind(port: int, option: str, app: Any) -> BaseWSGIServer:
+    _check_free(port, option)  # Werkzeug would print its own advice and exit instead
     try:
         return make_server(HOST, port, app, threaded=True)
-    except OSError as exc:
-        raise PortInUseError(port, option, exc.strerror or str(exc)) from exc
+    except (OSError, SystemExit) as exc:
+        raise PortInUseError(port, option, "in use") from exc
 
 
 def _check_free(port: int, option: str) -> None:
