@@ -2,7 +2,7 @@
 
 Shared by the server side (:class:`twcert.LoginService` accepts a sign response as posted by
 the login page) and the local signing agent (:mod:`twcert.card.agent`), which must answer with
-the same fields and codes. Codes follow CHT's ``errorcode.js`` (reference/taiwan-gpki.md §6).
+the same fields and codes. Codes follow CHT's ``errorcode.js`` (docs/reference/hipki.md).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from . import idnumber
 from .certificate import CAFamily
 from .errors import (
     CardAbsentError,
@@ -167,14 +168,22 @@ class HipkiSignResponse:
 
     @classmethod
     def parse(cls, data: Mapping[str, Any] | str | bytes) -> HipkiSignResponse:
-        """Parse a response given as a dict or its JSON text; malformed → ResponseParseError."""
-        if isinstance(data, str | bytes):
+        """Parse a response given as a dict or its JSON text.
+
+        :raises ResponseParseError: the text or mapping is not a ``/sign`` response.
+        :raises TypeError: ``data`` is neither text, bytes nor a mapping.
+        """
+        if isinstance(data, str | bytes | bytearray):
             if len(data) > 256 * 1024:
                 raise ResponseParseError("response too large")
             try:
                 data = json.loads(data)
             except (ValueError, UnicodeDecodeError) as exc:
                 raise ResponseParseError(f"response is not JSON: {exc}") from None
+            except RecursionError:  # "[" * 100000: the decoder recurses per nesting level
+                raise ResponseParseError("response is not JSON: nested too deeply") from None
+        elif not isinstance(data, Mapping):
+            raise TypeError(f"a HiPKI response must be JSON text or a mapping, not {type(data).__name__}")
         if not isinstance(data, Mapping):
             raise ResponseParseError("response is not a JSON object")
         if "ret_code" not in data:
@@ -201,6 +210,8 @@ class HipkiSignResponse:
         if card_serial is not None and not isinstance(card_serial, str):
             raise ResponseParseError("cardSN is not a string")
         func = data.get("func", "sign")
+        if not isinstance(func, str):
+            raise ResponseParseError("func is not a string")
         message = data.get("message")
         return cls(
             ret_code=ret_code,
@@ -208,8 +219,19 @@ class HipkiSignResponse:
             signature=signature,
             certb64=certb64 or None,
             card_serial=card_serial or None,
-            func=str(func),
+            func=func,
             message=message if isinstance(message, str) else None,
+        )
+
+    def __repr__(self) -> str:
+        # The card number masked; the signature and certificate only by size (the certificate
+        # names its holder).
+        card = idnumber.mask_serial(self.card_serial) if self.card_serial else None
+        signature = f"<{len(self.signature)} bytes>" if self.signature is not None else None
+        certb64 = f"<{len(self.certb64)} chars>" if self.certb64 is not None else None
+        return (
+            f"HipkiSignResponse(ret_code=0x{self.ret_code & 0xFFFFFFFF:08X}, last_error={self.last_error!r}, "
+            f"signature={signature}, certb64={certb64}, card_serial={card!r}, func={self.func!r})"
         )
 
     @property

@@ -9,7 +9,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +18,16 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.serialization import pkcs7
 
-from twcert import CAFamily, LoginService, SignedChallenge
+from twcert import CAFamily, LoginService, LoginStores, SignedChallenge
 from twcert.agency import Agency, AgencyResolver, MemoryAgencyDirectory
 from twcert.audit import MemoryAuditSink
-from twcert.binding import MemoryBindingStore
+from twcert.binding import MemoryBindingStore, unbind_account
+from twcert.card.cms import build_signed_data
 from twcert.challenge import Challenge
 from twcert.errors import (
     GCA_UNBLOCK_URL,
     MOICA_UNBLOCK_URL,
+    AccountAlreadyBound,
     AccountNotFound,
     AccountRequired,
     AgencyAbolished,
@@ -47,8 +49,9 @@ from twcert.errors import (
     TestCertificateRefused,
     UserCancelledError,
 )
+from twcert.hipki import HipkiSignResponse
 from twcert.personnel import MemoryPersonnelDirectory, Person
-from twcert.pin import PinAttemptLedger
+from twcert.pin import PinRecord
 from twcert.stores.memory import MemoryNonceStore, MemoryPinCounterStore
 from twcert.stores.sql import SqlStores
 from twcert.testing import Issued
@@ -67,20 +70,44 @@ class World:
     audit: MemoryAuditSink
     personnel: Any
     clock: list[dt.datetime]
+    #: Cards issued by a test itself (a namesake's, a renewal), by name.
+    extra: dict[str, tuple[Issued, str | None]] = field(default_factory=dict)
 
     def challenge(self) -> Challenge:
         return self.service.issue_challenge(SESSION, ORIGIN)
 
     def card(self, name: str) -> tuple[Issued, str | None]:
+        if name in self.extra:
+            return self.extra[name]
         return self.fs.issued(name), self.fs.certificates[name].get("card_serial")
 
+    def new_card(self, name: str, holder: str, id_number: str) -> None:
+        """Issue another citizen card (new subject serial) under the fixture MOICA."""
+        issued = self.fs.pki.issue_citizen(holder, id_number)
+        self.extra[name] = (issued, f"TP{uuid.uuid4().int % 10**14:014d}")
+
     def hipki(
-        self, name: str, challenge: Challenge, *, kind: str = "PKCS7", tbs: bytes | None = None
+        self,
+        name: str,
+        challenge: Challenge,
+        *,
+        kind: str = "PKCS7",
+        tbs: bytes | None = None,
+        sign_card_serial: bool = True,
     ) -> dict[str, Any]:
-        """What the HiPKI Local Server answers for a correct PIN."""
+        """What the HiPKI Local Server answers for a correct PIN (PKCS#7: the card number
+        signed into the CMS, as HiPKI does, unless ``sign_card_serial`` is false)."""
         issued, card_serial = self.card(name)
         data = challenge.tbs if tbs is None else tbs
-        if kind == "PKCS7":
+        if kind == "PKCS7" and sign_card_serial and card_serial:
+            key = issued.key
+            signature = build_signed_data(
+                data,
+                issued.der,
+                lambda tbs_: key.sign(tbs_, padding.PKCS1v15(), hashes.SHA256()),
+                card_serial=card_serial,
+            )
+        elif kind == "PKCS7":
             signature = (
                 pkcs7.PKCS7SignatureBuilder()
                 .set_data(data)
@@ -112,6 +139,39 @@ def _people() -> list[Person]:
 def _agencies() -> list[Agency]:
     listed = [a for a in AGENCIES if a.code != "ZZ9990000X"]
     return [Agency(a.code, a.name, address=a.address) for a in listed]
+
+
+def _personal_data(fs: FixtureSet) -> set[str]:
+    """Every national ID, name and card number of the fixtures."""
+    found = {p.national_id for p in PEOPLE} | {p.name for p in PEOPLE}
+    found |= {str(c["card_serial"]) for c in fs.certificates.values() if c.get("card_serial")}
+    return found
+
+
+@pytest.fixture(autouse=True)
+def _no_personal_data_in_any_log(fixture_set: FixtureSet) -> Iterator[None]:
+    """Every test of this module runs with the root logger at DEBUG; afterwards nothing logged
+    by anyone (twcert, SQLAlchemy, drivers) may contain a fixture's ID, name or card number."""
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    root = logging.getLogger()
+    handler, level = Keep(logging.DEBUG), root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    formatter = logging.Formatter()
+    text = "\n".join(f"{formatter.format(r)} {r.__dict__!r}" for r in records)
+    text += "\n" + text.upper()
+    leaked = sorted(value for value in _personal_data(fixture_set) if value.upper() in text)
+    assert not leaked, f"personal data in the logs: {len(leaked)} value(s)"
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgres", "redis"])
@@ -155,16 +215,10 @@ def world(request: pytest.FixtureRequest, fixture_set: FixtureSet, tmp_path: Pat
     validator = fixture_validator(fixture_set)
     validator.clock = lambda: clock[0]
     oid_map = {a.oid: a.code for a in AGENCIES}
-    service = LoginService(
-        validator=validator,
-        nonces=nonces,
-        personnel=personnel,
-        bindings=bindings,
-        agencies=AgencyResolver(directory, oid_map=oid_map),
-        pin_ledger=PinAttemptLedger(pins),
-        audit=audit,
-        clock=lambda: clock[0],
+    stores_ = LoginStores(
+        nonces, personnel, bindings, AgencyResolver(directory, oid_map=oid_map), PinRecord(pins)
     )
+    service = LoginService(validator, stores_, audit=audit, clock=lambda: clock[0])
     yield World(fixture_set, service, audit, personnel, clock)
     for stores, schema in cleanup:
         from sqlalchemy import text
@@ -268,22 +322,34 @@ def test_abolished_agency_refused_or_mapped(fixture_set: FixtureSet) -> None:
     )
     oid_map = {a.oid: a.code for a in AGENCIES}
     service = LoginService(
-        validator=fixture_validator(fixture_set),
-        nonces=MemoryNonceStore(),
-        agencies=AgencyResolver(directory, oid_map=oid_map),
+        fixture_validator(fixture_set),
+        LoginStores(MemoryNonceStore(), agencies=AgencyResolver(directory, oid_map=oid_map)),
         audit=MemoryAuditSink(),
     )
     world = World(fixture_set, service, MemoryAuditSink(), None, [fixture_set.now])
     with pytest.raises(AgencyAbolished):
         world.login("agency-dgpa")
-    service.agencies = AgencyResolver(directory, oid_map=oid_map, abolished="successor")
+    service.stores = replace(
+        service.stores, agencies=AgencyResolver(directory, oid_map=oid_map, abolished="successor")
+    )
     assert world.login("agency-dgpa").agency_code == "376610000A"
 
 
 # ------------------------------------------------------------------ PIN retry and lock
 
 
-def _pin_failure(world: World, name: str, last_error: int | None, ret_code: int = 0x76100006) -> Exception:
+def _pin_failure(
+    world: World,
+    name: str,
+    last_error: int | None,
+    ret_code: int = 0x76100006,
+    *,
+    card: str | None = None,
+    with_certificate: bool = True,
+    session_id: str = SESSION,
+    card_hint: str | None = None,
+) -> Exception:
+    """An unsigned failure report, as the HiPKI component (or the bundled agent) sends it."""
     challenge = world.challenge()
     issued, card_serial = world.card(name)
     response = {
@@ -291,12 +357,18 @@ def _pin_failure(world: World, name: str, last_error: int | None, ret_code: int 
         "ret_code": ret_code,
         "last_error": last_error or 0,
         "signature": "",
-        "certb64": base64.b64encode(issued.der).decode(),
-        "cardSN": card_serial,
+        "certb64": base64.b64encode(issued.der).decode() if with_certificate else "",
+        "cardSN": card_serial if card is None else card,
     }
     with pytest.raises(Exception) as info:
-        world.service.complete(challenge.id, response, session_id=SESSION, origin=ORIGIN)
+        world.service.complete(
+            challenge.id, response, session_id=session_id, origin=ORIGIN, card_hint=card_hint
+        )
     return info.value
+
+
+def _tries(error: Exception) -> Any:
+    return "locked" if isinstance(error, PinLockedError) else getattr(error, "params", {}).get("tries_left")
 
 
 def test_hipki_counters_two_then_one_then_locked(world: World) -> None:
@@ -309,23 +381,120 @@ def test_hipki_counters_two_then_one_then_locked(world: World) -> None:
     assert MOICA_UNBLOCK_URL in third.message
 
 
-def test_ledger_counts_failures_without_a_counter_and_holds_the_lock(world: World) -> None:
+def test_record_counts_failures_without_a_counter_but_a_valid_signature_is_never_refused(
+    world: World,
+) -> None:
     tries = [_pin_failure(world, "citizen-wang", 0xA0) for _ in range(3)]
-    assert [getattr(t, "params", {}).get("tries_left") for t in tries[:2]] == [2, 1]
-    assert isinstance(tries[2], PinLockedError)
-    # Even a correct PIN (a good signature) is refused until an unblock is recorded.
-    with pytest.raises(PinLockedError):
-        world.login("citizen-wang", account="wang.xm")
-    world.service.pin_ledger.record_unblock(world.card("citizen-wang")[1])  # type: ignore[union-attr,arg-type]
+    assert [_tries(t) for t in tries] == [2, 1, "locked"]
+    # The card signed: it was not locked. The record only decides what the page shows.
+    assert world.login("citizen-wang", account="wang.xm").account == "wang.xm"
+    assert _tries(_pin_failure(world, "citizen-wang", 0xA0)) == 2
+
+
+def test_a_forged_report_naming_a_victims_card_does_not_lock_the_victim_out(world: World) -> None:
+    """Unsigned reports naming someone else's card number, each on the attacker's own live
+    challenge: the record may say "locked", the victim's signed login still succeeds."""
+    _, victim_card = world.card("citizen-wang")
+    assert victim_card
+    for _ in range(3):
+        _pin_failure(world, "citizen-chen", 0xA4, card=victim_card, with_certificate=False)
     assert world.login("citizen-wang", account="wang.xm").account == "wang.xm"
 
 
-def test_success_resets_the_failure_count(world: World) -> None:
-    _pin_failure(world, "citizen-wang", 0xA0)
-    _pin_failure(world, "citizen-wang", 0xA0)
+def test_reports_count_one_card_whatever_the_spelling_of_its_number(world: World) -> None:
+    _, card = world.card("citizen-wang")
+    assert card
+    spellings = [card.lower(), f" {card[:6]} {card[6:]} ", card]
+    tries = [_pin_failure(world, "citizen-wang", 0xA0, card=c, with_certificate=False) for c in spellings]
+    assert [_tries(t) for t in tries] == [2, 1, "locked"]
+
+
+def test_a_report_never_lowers_a_count_or_lifts_a_lock(world: World) -> None:
+    assert _tries(_pin_failure(world, "citizen-wang", 0xA4)) == "locked"
+    # "Wrong PIN, 2 tries left" after a lock: the lock stays.
+    assert _tries(_pin_failure(world, "citizen-wang", 0x80000002)) == "locked"
+    _pin_failure(world, "citizen-chen", 0xA0)
+    _pin_failure(world, "citizen-chen", 0xA0)
+    # Two failures counted; "2 tries left" does not lower the count to one.
+    assert _tries(_pin_failure(world, "citizen-chen", 0x80000002)) == 1
+
+
+def test_another_valid_card_cannot_clear_a_card_it_merely_names(world: World) -> None:
+    _, victim_card = world.card("citizen-wang")
+    assert victim_card
+    for _ in range(2):
+        _pin_failure(world, "citizen-wang", 0xA0, with_certificate=False)
+    # 陳美玲's own valid signature, with 王小明's card number written beside it.
+    challenge = world.challenge()
+    response = world.hipki("citizen-chen", challenge)
+    response["cardSN"] = victim_card
+    world.service.complete(challenge.id, response, "chen.ml", session_id=SESSION, origin=ORIGIN)
+    assert _tries(_pin_failure(world, "citizen-wang", 0xA0, with_certificate=False)) == "locked"
+
+
+def test_a_card_number_signed_into_the_cms_clears_that_cards_count(world: World) -> None:
+    _, card = world.card("citizen-wang")
+    assert card
+    for _ in range(2):
+        _pin_failure(world, "citizen-wang", 0xA0, with_certificate=False)
+    challenge = world.challenge()
+    response = world.hipki("citizen-wang", challenge, sign_card_serial=True)
+    response["cardSN"] = ""  # only the signed number counts
+    world.service.complete(challenge.id, response, "wang.xm", session_id=SESSION, origin=ORIGIN)
+    assert _tries(_pin_failure(world, "citizen-wang", 0xA0, with_certificate=False)) == 2
+
+
+def test_a_report_counts_only_on_a_live_challenge_of_its_own_session(world: World) -> None:
+    for _ in range(3):
+        refused = _pin_failure(world, "citizen-wang", 0xA0, session_id="someone-else")
+        assert isinstance(refused, ChallengeBindingError)
+    assert _tries(_pin_failure(world, "citizen-wang", 0xA0)) == 2
+    # The report used its challenge up: the same challenge cannot carry a second report.
+    challenge = world.challenge()
+    _, card = world.card("citizen-wang")
+    report = {"func": "sign", "ret_code": 0x76100006, "last_error": 0xA0, "cardSN": card, "signature": ""}
+    with pytest.raises(PinIncorrectError):
+        world.service.complete(challenge.id, report, session_id=SESSION, origin=ORIGIN)
+    with pytest.raises(ChallengeReplayedError):
+        world.service.complete(challenge.id, report, session_id=SESSION, origin=ORIGIN)
+
+
+@pytest.mark.parametrize(
+    ("hint", "expected"),
+    [
+        ("GCA", [GCA_UNBLOCK_URL]),
+        ("MOICA", [MOICA_UNBLOCK_URL]),
+        (None, [MOICA_UNBLOCK_URL, GCA_UNBLOCK_URL]),
+    ],
+)
+def test_a_report_without_a_certificate_takes_the_family_from_the_pages_hint(
+    world: World, hint: str | None, expected: list[str]
+) -> None:
+    locked = _pin_failure(world, "agency-dgpa", 0xA4, with_certificate=False, card_hint=hint)
+    assert isinstance(locked, PinLockedError)
+    assert all(url in locked.message for url in expected)
+    others = {MOICA_UNBLOCK_URL, GCA_UNBLOCK_URL} - set(expected)
+    assert not any(url in locked.message for url in others)
+
+
+def test_a_success_reads_the_record_and_writes_it_only_to_end_a_run_of_failures(world: World) -> None:
+    record = world.service.stores.pin_record
+    assert record is not None
+    counters = _RecordingCounters(record.store)
+    record.store = counters
     world.login("citizen-wang", account="wang.xm")
-    failure = _pin_failure(world, "citizen-wang", 0xA0)
-    assert isinstance(failure, PinIncorrectError) and failure.params["tries_left"] == 2
+    counters.calls.clear()
+    world.login("citizen-wang")
+    # Read at every login (the certificate's count and the signed card number's), never
+    # written without failures.
+    assert counters.calls == ["get", "get"]
+    _pin_failure(world, "citizen-wang", 0xA0)  # carries the certificate: counted under it
+    counters.calls.clear()
+    world.login("citizen-wang")
+    assert counters.calls == ["get", "reset", "get"]
+    counters.calls.clear()
+    world.login("citizen-wang")
+    assert counters.calls == ["get", "get"]
 
 
 class _RecordingCounters:
@@ -343,23 +512,6 @@ class _RecordingCounters:
             return method(*args)
 
         return recorded
-
-
-def test_a_success_writes_the_ledger_only_to_end_a_run_of_failures(world: World) -> None:
-    ledger = world.service.pin_ledger
-    assert ledger is not None
-    counters = _RecordingCounters(ledger.store)
-    ledger.store = counters
-    world.login("citizen-wang", account="wang.xm")
-    world.login("citizen-wang")
-    assert counters.calls == ["get", "get"]  # read at every login, never written without failures
-    _pin_failure(world, "citizen-wang", 0xA0)
-    counters.calls.clear()
-    world.login("citizen-wang")
-    assert counters.calls == ["get", "reset"]
-    counters.calls.clear()
-    world.login("citizen-wang")
-    assert counters.calls == ["get"]
 
 
 def test_locked_agency_card_points_to_the_gca_unblock_page(world: World) -> None:
@@ -492,3 +644,97 @@ def test_every_attempt_is_audited_with_personal_data_masked(
     assert "王小明" not in text and "陳美玲" not in text and "A123456789" not in text
     assert "TP00000000000001" not in text
     assert "王*明" in text and "A12****789" in text
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        f"{PEOPLE[0].national_id}.",
+        f"{PEOPLE[0].national_id}0",
+        PEOPLE[0].name,
+        f"{PEOPLE[0].name} {PEOPLE[0].national_id}",
+        f" {PEOPLE[0].national_id.lower()} ",
+    ],
+)
+def test_whatever_is_typed_as_the_account_is_masked(world: World, typed: str) -> None:
+    """The autouse log check above fails this test if any of it reaches a log; the audit event
+    itself must not carry it either."""
+    with pytest.raises((AccountNotFound, HolderMismatch)):
+        world.login("citizen-chen", account=typed)
+    (event,) = world.audit.events
+    assert event.account is not None and PEOPLE[0].name not in event.account
+    assert PEOPLE[0].national_id not in event.account.upper() and typed.strip() not in event.summary()
+
+
+# ------------------------------------------------------------------ one binding per account
+
+
+def test_a_namesake_card_cannot_bind_to_an_account_already_bound(world: World) -> None:
+    """Same name, same last four ID characters (all a citizen card carries), another person."""
+    assert world.login("citizen-wang", account="wang.xm").first_use
+    world.new_card("namesake", PEOPLE[0].name, "Z" + "2" + "9999" + PEOPLE[0].national_id[-4:])
+    with pytest.raises(AccountAlreadyBound) as info:
+        world.login("namesake", account="wang.xm")
+    assert "管理者" in info.value.action and "re-bind" in info.value.action_english
+    assert info.value.message and info.value.message_english
+    # The bound card still logs in; the namesake's card stays unbound.
+    assert world.login("citizen-wang").account == "wang.xm"
+    with pytest.raises(AccountRequired):
+        world.login("namesake")
+
+
+def test_a_new_card_binds_after_the_administrator_unbinds_the_old_one(world: World) -> None:
+    world.login("citizen-wang", account="wang.xm")
+    world.new_card("renewed", PEOPLE[0].name, PEOPLE[0].national_id)
+    with pytest.raises(AccountAlreadyBound):
+        world.login("renewed", account="wang.xm")
+    bindings = world.service.stores.bindings
+    assert bindings is not None
+    assert len(unbind_account(bindings, "wang.xm", actor="admin", audit=world.audit)) == 1
+    assert world.login("renewed", account="wang.xm").first_use
+    with pytest.raises(AccountAlreadyBound):  # the old card is now the stranger
+        world.login("citizen-wang", account="wang.xm")
+
+
+def test_bindings_per_account_many_allows_a_second_card(world: World) -> None:
+    world.service.policy = replace(world.service.policy, bindings_per_account="many")
+    world.login("citizen-wang", account="wang.xm")
+    world.new_card("second", PEOPLE[0].name, PEOPLE[0].national_id)
+    assert world.login("second", account="wang.xm").first_use
+    assert world.login("citizen-wang").account == world.login("second").account == "wang.xm"
+
+
+def test_two_cards_racing_to_bind_one_account_never_both_stay(world: World) -> None:
+    for n in range(3):
+        world.new_card(f"racer-{n}", PEOPLE[0].name, PEOPLE[0].national_id)
+    prepared = []
+    for n in range(3):
+        challenge = world.challenge()
+        prepared.append((challenge, world.hipki(f"racer-{n}", challenge)))
+    outcomes: list[str] = []
+
+    def attempt(challenge: Challenge, response: dict[str, Any]) -> None:
+        try:
+            world.service.complete(challenge.id, response, "wang.xm", session_id=SESSION, origin=ORIGIN)
+            outcomes.append("bound")
+        except AccountAlreadyBound:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=attempt, args=item) for item in prepared]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    bindings = world.service.stores.bindings
+    assert bindings is not None
+    assert len(outcomes) == 3 and outcomes.count("bound") <= 1
+    assert len(bindings.for_account("wang.xm")) == outcomes.count("bound")
+
+
+def test_a_hipki_response_repr_masks_the_card_number_and_hides_the_certificate() -> None:
+    parsed = HipkiSignResponse.parse(
+        {"ret_code": 0, "signature": "AAAA", "certb64": "MIIB" * 10, "cardSN": "TP00000000000001"}
+    )
+    shown = repr(parsed)
+    assert "TP00000000000001" not in shown and "MIIB" not in shown
+    assert "TP00" in shown and "<3 bytes>" in shown

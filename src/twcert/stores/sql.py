@@ -34,6 +34,7 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    case,
     create_engine,
     event,
     func,
@@ -47,7 +48,7 @@ from sqlalchemy.pool import AssertionPool, SingletonThreadPool, StaticPool
 
 from ..agency.directory import Agency, normalize_agency_name
 from ..binding import Binding
-from ..challenge import Challenge, ConsumeResult
+from ..challenge import DEFAULT_SKEW, Challenge, ConsumeResult
 from ..errors import BackendUnavailableError
 from ..idnumber import normalize
 from ..personnel import Person
@@ -377,17 +378,28 @@ class SqlNonceStore(_Base):
             .returning(*columns)
         )
         self._lookup = self._compile(select(*columns).where(t.c.id == bindparam("cid")))
-        self._purge = self._compile(t.delete().where(t.c.expires_at < bindparam("now")))
+        self._purge = self._compile(t.delete().where(t.c.expires_at < bindparam("before")))
+        #: How long past its expiry a challenge (and that it was used) is kept.
+        self.skew = DEFAULT_SKEW
+        #: Every this many puts (per process), the put also deletes challenges kept long enough.
+        self.purge_every = 256
+        self._puts = 0
 
     def put(self, challenge: Challenge) -> None:
-        self._run([(self._put, {
+        statements: list[tuple[_Prepared, Mapping[str, Any]]] = [(self._put, {
             "id": challenge.id,
             "nonce": challenge.nonce,
             "session_hash": challenge.session_hash,
             "origin": challenge.origin,
             "issued_at": _us(challenge.issued_at),
             "expires_at": _us(challenge.expires_at),
-        })])  # fmt: skip
+        })]  # fmt: skip
+        self._puts += 1
+        if self._puts % self.purge_every == 0:
+            # Opportunistic purge, in the put's own transaction: anonymous challenge requests
+            # cannot pile rows up, and no scheduler is needed.
+            statements.append((self._purge, {"before": _us(challenge.issued_at - self.skew)}))
+        self._run(statements)
 
     def consume(self, challenge_id: str, now: dt.datetime) -> ConsumeResult:
         row = self._one(self._consume, {"cid": challenge_id, "now": _us(now)})
@@ -405,8 +417,10 @@ class SqlNonceStore(_Base):
 
     @_guard
     def purge(self, now: dt.datetime) -> int:
+        """Delete challenges kept past :func:`~twcert.challenge.retained_until` at ``now``."""
         with self.engine.begin() as conn:
-            result = conn.execute(self.table.delete().where(self.table.c.expires_at < _us(now)))
+            cutoff = _us(now - self.skew)
+            result = conn.execute(self.table.delete().where(self.table.c.expires_at < cutoff))
             return int(result.rowcount or 0)
 
 
@@ -431,6 +445,20 @@ class SqlPinCounterStore(_Base):
                 set_={"failures": bindparam("count"), "updated_at": bindparam("now")},
             )
         )
+        self._raise_to = self._compile(
+            self._insert()
+            .values(card=bindparam("card"), failures=bindparam("count"), updated_at=bindparam("now"))
+            .on_conflict_do_update(
+                index_elements=[t.c.card],
+                set_={
+                    "failures": case(
+                        (t.c.failures < bindparam("count"), bindparam("count")), else_=t.c.failures
+                    ),
+                    "updated_at": bindparam("now"),
+                },
+            )
+            .returning(t.c.failures)
+        )
         self._reset = self._compile(t.delete().where(t.c.card == bindparam("card")))
 
     def get(self, key: str) -> int:
@@ -444,6 +472,11 @@ class SqlPinCounterStore(_Base):
 
     def set(self, key: str, count: int) -> None:
         self._run([(self._set, {"card": key, "count": count, "now": _us(dt.datetime.now(dt.UTC))})])
+
+    def raise_to(self, key: str, count: int) -> int:
+        row = self._one(self._raise_to, {"card": key, "count": count, "now": _us(dt.datetime.now(dt.UTC))})
+        assert row is not None
+        return int(row[0])
 
     def reset(self, key: str) -> None:
         self._run([(self._reset, {"card": key})])
@@ -461,6 +494,11 @@ class SqlBindingStore(_Base):
         )
         self._unbind = self._compile(
             t.delete().where(t.c.identity == bindparam("identity")).returning(t.c.account)
+        )
+        self._for_account = self._compile(
+            select(t.c.identity, *columns)
+            .where(t.c.account == bindparam("account"))
+            .order_by(t.c.bound_at, t.c.identity)
         )
 
     def get(self, identity: str) -> Binding | None:
@@ -483,6 +521,10 @@ class SqlBindingStore(_Base):
 
     def unbind(self, identity: str) -> bool:
         return bool(self._run([(self._unbind, {"identity": identity})])[0])
+
+    def for_account(self, account: str) -> list[Binding]:
+        rows = self._run([(self._for_account, {"account": account})])[0]
+        return [Binding(identity, acc, _dt(bound_at), sha) for identity, acc, bound_at, sha in rows]
 
 
 _PERSON_COLUMNS = ("account", "national_id", "name", "in_service", "agency_code")

@@ -31,14 +31,12 @@ from twcert.errors import (
     AccountRequired,
     ChallengeUnknownError,
     LocalSignerUnavailableError,
-    PinLockedError,
     ResponseParseError,
     TwcertError,
     UserCancelledError,
 )
 from twcert.hipki import HipkiSignResponse
 from twcert.login import LoginService, Principal
-from twcert.pin import unblock_url
 
 from . import contract
 from .body import DEFAULT_MAX_BODY
@@ -148,13 +146,6 @@ class FlowHooks:
 def family_hint(value: object) -> CAFamily | None:
     """The card type the login page says was chosen (``"citizen"`` / ``"agency"``), if any."""
     return _HINTS.get(value) if isinstance(value, str) else None
-
-
-def _with_hint(error: TwcertError, hint: CAFamily | None) -> TwcertError:
-    # A failed sign answer carries no certificate: the page's card type picks the unblock page.
-    if isinstance(error, PinLockedError) and hint is not None and error.action_url != unblock_url(hint):
-        return PinLockedError(error.detail, **{**error.params, "unblock_url": unblock_url(hint)})
-    return error
 
 
 def _account(value: object) -> str | None:
@@ -283,16 +274,14 @@ class LoginFlow:
         """The one call into the login service (a per-request copy sees the nonce wrapper)."""
         service = copy.copy(self.service)
         service.nonces = nonces
-        try:
-            return service.complete(
-                challenge_id,
-                response,
-                account,
-                session_id=session_id(request.session),
-                origin=request.origin,
-            )
-        except TwcertError as exc:
-            raise _with_hint(exc, hint) from exc.__cause__
+        return service.complete(
+            challenge_id,
+            response,
+            account,
+            session_id=session_id(request.session),
+            origin=request.origin,
+            card_hint=hint,
+        )
 
     def _ask_account(
         self,

@@ -19,7 +19,7 @@ import pytest
 from .conftest import Demo, Screens
 from .pages import Site
 
-# The manual's unblock addresses.
+# The manual's unblock addresses (docs/reference/gpki.md, unblocking).
 MOICA_UNBLOCK = "http://moica.nat.gov.tw/html/unblockcard.htm#2"
 GCA_UNBLOCK = "https://gcaweb.nat.gov.tw/gcacms/04-04.html"
 # The manual's sentence for an invalid card.

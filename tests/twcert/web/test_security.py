@@ -251,11 +251,6 @@ def test_forged_client_error_reports_do_not_stop_a_signed_login(app: Flask, fixt
     assert _browser(app).login(card).status_code == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LoginService records a posted wrong-PIN answer for any card serial; the advisory PIN "
-    "record of the login-trust work (wp/login) makes it a hint only",
-)
 def test_forged_wrong_pin_answers_do_not_stop_another_cards_signed_login(
     app: Flask, fixture_set: FixtureSet
 ) -> None:
