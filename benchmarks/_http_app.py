@@ -124,7 +124,7 @@ def _issuer(cfg: BenchConfig) -> Any:
     return load_certificate(Path(cfg.issuer_file).read_bytes())
 
 
-def start_refresh(cache: Any, cfg: BenchConfig) -> None:
+def start_refresh(cache: Any, cfg: BenchConfig, trust: Any = None) -> None:
     """Keep the CRL current, the way ``cfg.refresh`` says.
 
     "worker": the cache's refresher polls the CDP every ``refresh_interval`` s
@@ -140,7 +140,9 @@ def start_refresh(cache: Any, cfg: BenchConfig) -> None:
         return
     from twcert.revocation.sync import DirectoryFollower
 
-    follower = DirectoryFollower(cfg.index_dir, cache)
+    # Without a deployment key the follower re-verifies each CRL and needs the CAs: without
+    # them it would skip every file and never take a new CRL up.
+    follower = DirectoryFollower(cfg.index_dir, cache, trust=trust)
     follower.reload()
 
     def follow() -> None:
@@ -476,15 +478,18 @@ def django_app() -> Any:
     cfg = BenchConfig.load()
     django_setup(cfg)
     application = get_wsgi_application()
-    service = _django_service()
+    start = time.perf_counter()
+    service = _django_service()  # opens the shared directory (keyless: each CRL verified again)
+    built = (time.perf_counter() - start) * 1000
     cache = service.validator.checker.crls
     index = cache.get(cfg.crl_url, _issuer(cfg).subject_key_identifier, dt.datetime.now(dt.UTC))
     log.info(
-        "worker %d: Django opened the shared directory; %s",
+        "worker %d: Django built its service (the shared directory opened) in %.1f ms; %s",
         os.getpid(),
+        built,
         f"{len(index):,} entries, CRL number {index.crl_number}" if index else "NO fresh index",
     )
-    start_refresh(cache, cfg)
+    start_refresh(cache, cfg, trust=service.validator.trust)
     _CACHE[:] = [cache, cfg]
 
     def app(environ: dict[str, Any], start_response: Any) -> Any:
