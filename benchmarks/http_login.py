@@ -1,15 +1,18 @@
 """Whole card logins over HTTP: the Flask and Django adapters under gunicorn, against the same-run floor.
 
     python benchmarks/http_login.py [--entries 1000000] [--logins 2000] [--concurrency 4]
-        [--adapters flask,django] [--workers 1,2] [--no-churn]
+        [--adapters flask,django] [--workers 1,2] [--no-churn] [--refresh sync|worker]
+        [--worker-class sync|gthread] [--profile DIR] [--log-dir DIR]
 
 Set-up: a fresh fake GPKI (:class:`twcert.testing.FreshPKI`, valid on the real clock), one
 citizen card already bound to its account (the "later login, PIN only" case); personnel,
 bindings, agencies and PIN records in a throw-away PostgreSQL schema, challenges on Redis (and
 Django's sessions, users in a PostgreSQL database of their own); the card's CA's CRL of
 ``--entries`` serials indexed once into a shared index directory (with the deployment's key for
-Flask; Django has no setting for one) that every worker opens read-only (mmap) at start, while
-a refresher polls the loopback CDP (conditional GET) every second.
+Flask; Django has no setting for one) that every worker opens read-only (mmap) at start.
+``--refresh sync`` (default): a sync job writes a new CRL's index there and each worker's
+``DirectoryFollower`` opens it; ``--refresh worker``: each worker's own refresher polls the
+loopback CDP (conditional GET) every second and indexes a new CRL itself.
 
 Each server (adapter × worker count, gunicorn sync workers, no ``--preload``) is measured in
 one run, with a fixed number of requests in flight (``--concurrency``):
@@ -27,8 +30,8 @@ one run, with a fixed number of requests in flight (``--concurrency``):
 after each phase; RSS of each worker at the end.
 
 With two workers (unless ``--no-churn``) two more runs of logins follow on the same server:
-a new CRL with 10 % more entries is published at the CDP a quarter of the way in (each
-worker's refresher picks it up), then a worker is killed a quarter of the way in (gunicorn
+a new CRL with 10 % more entries is published at the CDP a quarter of the way in (taken up as
+``--refresh`` says; the protected page reports each worker's CRL number), then a worker is killed a quarter of the way in (gunicorn
 starts another, which opens the shared index instead of ingesting the CRL: its log line and
 its first login are printed).
 """
