@@ -20,7 +20,7 @@ import os
 import threading
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     BigInteger,
@@ -53,6 +53,9 @@ from ..errors import BackendUnavailableError
 from ..idnumber import normalize
 from ..personnel import Person
 from .sqlsetup import create_tables, enable_sqlite_wal
+
+if TYPE_CHECKING:
+    from ..login import LoginFacts, LoginQuery, LoginStores
 
 __all__ = [
     "DEFAULT_SQLITE_URL",
@@ -378,6 +381,8 @@ class SqlNonceStore(_Base):
             .returning(*columns)
         )
         self._lookup = self._compile(select(*columns).where(t.c.id == bindparam("cid")))
+        #: Set by :class:`SqlStores`: a login's reads over all its stores at once.
+        self.login_reads: _LoginReads | None = None
         self._purge = self._compile(t.delete().where(t.c.expires_at < bindparam("before")))
         #: How long past its expiry a challenge (and that it was used) is kept.
         self.skew = DEFAULT_SKEW
@@ -409,6 +414,12 @@ class SqlNonceStore(_Base):
         if row is None:
             return ConsumeResult(None, "unknown")
         return ConsumeResult(self._challenge(challenge_id, row), "used")
+
+    def prefetch(self, stores: LoginStores, query: LoginQuery) -> LoginFacts | None:
+        """:class:`~twcert.login.LoginReads`: a login's PIN-record change and reads in one go,
+        when ``stores`` are all of this store's :class:`SqlStores`."""
+        reads = self.login_reads
+        return reads.prefetch(stores, query) if reads is not None else None
 
     @staticmethod
     def _challenge(challenge_id: str, row: Any) -> Challenge:
@@ -618,6 +629,94 @@ class SqlAgencyDirectory(_Base):
             return int(conn.execute(select(func.count()).select_from(self.table)).scalar_one())
 
 
+class _LoginReads:
+    """:class:`~twcert.login.LoginReads` over the stores of one :class:`SqlStores`.
+
+    One statement clears the PIN record and reads a citizen's binding with its person, or an
+    agency card's agencies. On PostgreSQL the clearing is a ``DELETE`` in a ``WITH`` clause of
+    that ``SELECT``, so the whole is one round trip and atomic (autocommit); a ``DELETE`` that
+    finds no row writes nothing and so commits without a flush. SQLite has no data-modifying
+    ``WITH``: there the record is read with the rest and cleared only where it had a run,
+    as :meth:`~twcert.pin.PinRecord.clear` does (a write transaction only when needed).
+    """
+
+    def __init__(self, owner: SqlStores) -> None:
+        self.owner = owner
+        pin, bindings = owner.pin_counters, owner.bindings
+        people, agencies = owner.personnel, owner.agencies
+        self._pg = owner.engine.dialect.name == "postgresql"
+        p, b, h, a = pin.table, bindings.table, people.table, agencies.table
+        keys: list[Any] = [bindparam("k0"), bindparam("k1")]
+        person_columns = [h.c[name] for name in _PERSON_COLUMNS]
+        agency_columns = [a.c.code, a.c.name, *(a.c[name] for name in _AGENCY_TEXT)]
+        citizen = (
+            select(b.c.account, b.c.bound_at, b.c.certificate_sha256, *person_columns)
+            .select_from(b.outerjoin(h, h.c.account == b.c.account))
+            .where(b.c.identity == bindparam("identity"))
+        )
+        agency = select(*agency_columns).where(
+            or_(a.c.code.in_([bindparam("c0"), bindparam("c1")]), a.c.name_key == bindparam("name_key"))
+        )
+        if self._pg:
+            cleared = p.delete().where(p.c.card.in_(keys)).returning(p.c.card).cte("cleared")
+            self._citizen = pin._compile(citizen.add_cte(cleared))
+            self._agency = pin._compile(agency.add_cte(cleared))
+            self._clear_only = pin._compile(p.delete().where(p.c.card.in_(keys)))
+        else:
+            self._pins = pin._compile(select(p.c.card).where(p.c.card.in_(keys), p.c.failures > 0))
+            self._citizen = pin._compile(citizen)
+            self._agency = pin._compile(agency)
+            self._reset = pin._compile(p.delete().where(p.c.card.in_(keys)))
+
+    def _serves(self, stores: LoginStores) -> bool:
+        owner = self.owner
+        record = stores.pin_record
+        agencies = stores.agencies
+        return (
+            stores.nonces is owner.nonces
+            and (record is None or record.store is owner.pin_counters)
+            and stores.bindings in (None, owner.bindings)
+            and stores.personnel in (None, owner.personnel)
+            and (agencies is None or agencies.directory is owner.agencies)
+        )
+
+    def prefetch(self, stores: LoginStores, query: LoginQuery) -> LoginFacts | None:
+        from ..login import LoginFacts  # the login module imports no store; no cycle at import
+
+        if not self._serves(stores) or len(query.clear_pin) > 2 or len(query.agency_codes) > 2:
+            return None
+        keys: dict[str, str | None] = {"k0": None, "k1": None}
+        keys.update(zip(("k0", "k1"), query.clear_pin, strict=False))
+        if query.identity is not None:
+            values: dict[str, str | None] = {**keys, "identity": query.identity}
+            statement: _Prepared | None = self._citizen
+        elif query.agency_codes or query.agency_name is not None:
+            codes = dict(zip(("c0", "c1"), (c.strip().upper() for c in query.agency_codes), strict=False))
+            name_key = normalize_agency_name(query.agency_name) if query.agency_name is not None else None
+            statement, values = self._agency, {"c0": None, "c1": None, **codes, **keys, "name_key": name_key}
+        elif self._pg:
+            statement, values = self._clear_only, keys
+        else:
+            statement, values = None, keys
+        if self._pg:
+            assert statement is not None
+            rows = self.owner.pin_counters._run([(statement, values)])[0]
+        else:
+            ran = [(self._pins, keys)] + ([(statement, values)] if statement is not None else [])
+            found = self.owner.pin_counters._run(ran)
+            if found[0]:
+                self.owner.pin_counters._run([(self._reset, keys)])
+            rows = found[1] if statement is not None else []
+        if query.identity is not None:
+            if not rows:
+                return LoginFacts()
+            account, bound_at, sha256, *person = rows[0]
+            binding = Binding(query.identity, account, _dt(bound_at), sha256)
+            known = SqlPersonnelDirectory._person(person) if person[0] is not None else None
+            return LoginFacts(binding, known)
+        return LoginFacts(agencies=tuple(SqlAgencyDirectory._agency(row) for row in rows))
+
+
 class SqlStores:
     """All SQL stores over one database.
 
@@ -641,6 +740,7 @@ class SqlStores:
         self.bindings = SqlBindingStore(self.engine, tables["bindings"], connections)
         self.personnel = SqlPersonnelDirectory(self.engine, tables["personnel"], connections)
         self.agencies = SqlAgencyDirectory(self.engine, tables["agencies"], connections)
+        self.nonces.login_reads = _LoginReads(self)
 
     def _create(self, schema: str | None) -> None:
         try:
