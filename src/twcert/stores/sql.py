@@ -268,7 +268,28 @@ def _autocommit(engine: Engine, conn: Any) -> bool:
         driver.rollback()  # a pre-ping may have opened a transaction; the switch needs none
     conn.info[_LENT_MODE] = driver.autocommit
     driver.autocommit = True
+    _durable_commits(driver)
     return True
+
+
+def _durable_commits(driver: Any) -> None:
+    """Never a weaker commit than the server's default for a consumed challenge.
+
+    A role, database or connection string may set ``synchronous_commit`` to ``off`` (or
+    ``local``) for speed; then a commit returns before its WAL is flushed (or replicated), and
+    a crash could forget that a challenge was used, letting it be answered twice. On the
+    stores' connection it is set back to ``on`` (once per connection, one round trip); the
+    stricter replication levels are left as they are.
+    """
+    cursor = driver.cursor()
+    try:
+        cursor.execute(
+            "SELECT set_config('synchronous_commit', 'on', false) "
+            "WHERE current_setting('synchronous_commit') IN ('off', 'local')"
+        )
+        cursor.fetchall()
+    finally:
+        cursor.close()
 
 
 def _restore_mode(dbapi_connection: Any, record: Any) -> None:
