@@ -1,9 +1,11 @@
 """A whole login — ``LoginService.complete`` — against the same-run floor.
 
     python benchmarks/login.py [--entries 1000000] [--logins 2000] [--postgres URL | --no-postgres]
+                               [--redis URL | --no-redis]
 
 Set-up: SQLite stores in a temporary file (WAL) — and the same on PostgreSQL in a throw-away
-schema (over loopback TCP, as a deployment's shared stores) — the citizen already bound to an account (the
+schema (over loopback TCP, as a deployment's shared stores), and PostgreSQL with the challenges
+and the PIN record on Redis (throw-away key prefix) — the citizen already bound to an account (the
 "later login, PIN only" case of the manual), the issuing CA's CRL of ``--entries`` serials
 indexed. Each measured login issues a challenge, signs it as the card would (outside the timed
 region), and times ``complete`` — nonce consumed in SQLite, HiPKI response parsed, signature and
@@ -30,6 +32,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from cryptography import x509
@@ -68,6 +71,10 @@ def main() -> None:
         ),
     )
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument(
+        "--redis", default=os.environ.get("TWCERT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    )
+    parser.add_argument("--no-redis", action="store_true")
     args = parser.parse_args()
 
     fs = FixtureSet.load(ROOT / "fixtures" / "gpki")
@@ -114,18 +121,28 @@ def main() -> None:
             "cardSN": card_serial,
         }
 
-    def measure(stores: SqlStores, label: str) -> None:
+    def measure(stores: SqlStores, label: str, redis_url: str | None = None) -> None:
         stores.personnel.upsert([Person("wang.xm", "A123456789", "王小明", True, "A09000000E")])
         cert = load_certificate(issued.der)
         stores.bindings.bind(Binding(binding_key(cert), "wang.xm", now, cert.sha256))
+        nonces: Any = stores.nonces
+        pins: Any = stores.pin_counters
+        if redis_url is not None:
+            from twcert.stores.redis import RedisNonceStore, RedisPinCounterStore
+
+            prefix = f"twcert-bench:{uuid.uuid4().hex}:"
+            nonces, pins = (
+                RedisNonceStore(redis_url, prefix=prefix),
+                RedisPinCounterStore(redis_url, prefix=prefix),
+            )
         service = LoginService(
             validator,
             LoginStores(
-                stores.nonces,
+                nonces,
                 stores.personnel,
                 stores.bindings,
                 AgencyResolver(stores.agencies),
-                PinRecord(stores.pin_counters),
+                PinRecord(pins),
             ),
             audit=MemoryAuditSink(),
             clock=lambda: now,
@@ -146,6 +163,8 @@ def main() -> None:
             assert principal.account == "wang.xm"
             name = f"{label} stores, HiPKI {kind}" + ("" if cached else ", certificate not cached")
             results[name] = statistics.median(samples)
+        if redis_url is not None:
+            _drop_redis_keys(nonces.client, prefix)
 
     results: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -159,6 +178,8 @@ def main() -> None:
             stores = SqlStores(args.postgres, schema=schema)
             try:
                 measure(stores, "PostgreSQL")
+                if not args.no_redis:
+                    measure(stores, "PostgreSQL + Redis (challenges, PIN record)", args.redis)
             finally:
                 stores.dispose()
 
@@ -181,6 +202,13 @@ def main() -> None:
     print(f"{'measure':{width}s} {'per login':>10s} {'per second':>11s} {'of floor':>9s}")
     for name, seconds in rows:
         print(f"{name:{width}s} {fmt(seconds):>10s} {1 / seconds:>11,.0f} {t_floor / seconds:>9.0%}")
+
+
+def _drop_redis_keys(client: Any, prefix: str) -> None:
+    """Remove the run's keys (the Redis database may be shared with tests)."""
+    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+    for start in range(0, len(keys), 500):
+        client.delete(*keys[start : start + 500])
 
 
 class _postgres_schema:

@@ -211,13 +211,14 @@ class LoginFacts:
 
 @runtime_checkable
 class LoginReads(Protocol):
-    """Optional, for a nonce store whose database also holds the other stores: answer a login's
-    reads and its PIN-record change in one go (one round trip on PostgreSQL) instead of one
-    call per store. Stores without it are used one call at a time."""
+    """Optional, for a store whose database also holds the others: answer a login's reads and
+    its PIN-record change in one go (one round trip on PostgreSQL) instead of one call per
+    store. Looked for on the nonce, binding, personnel, agency and PIN stores, in that order;
+    without it the stores are used one call at a time."""
 
     def prefetch(self, stores: LoginStores, query: LoginQuery) -> LoginFacts | None:
         """Clear ``query.clear_pin`` and read what ``query`` names; ``None`` (having done
-        nothing) when ``stores`` are not all this database's."""
+        nothing) when a store ``query`` touches is not this database's."""
         ...
 
 
@@ -351,14 +352,20 @@ class LoginService:
         :meth:`LoginReads.prefetch` found (or ``self.stores`` when the stores cannot)."""
         stores = self.stores
         keys = self._pin_keys(verified) if stores.pin_record is not None else ()
-        reads = stores.nonces
-        if not isinstance(reads, LoginReads):
+        reads = _login_reads(stores)
+        if reads is None:
             self._clear_pin_record(keys)
             return stores
         query = LoginQuery(clear_pin=keys, **self._step4_query(result))
         facts = reads.prefetch(stores, query)
-        if facts is None:
+        if facts is None and keys:
+            # The PIN record lives elsewhere (e.g. Redis): clear it there, read the rest at once.
             self._clear_pin_record(keys)
+            query = replace(query, clear_pin=())
+            facts = reads.prefetch(stores, query)
+        if facts is None:
+            if query.clear_pin:
+                self._clear_pin_record(keys)
             return stores
         changes: dict[str, Any] = {}
         if query.identity is not None and stores.bindings is not None and stores.personnel is not None:
@@ -692,6 +699,21 @@ class _KnownAgencies:
         if self._name_key is not None and normalize_agency_name(name) == self._name_key:
             return list(self._by_name)
         return self._inner.find_by_name(name)
+
+
+def _login_reads(stores: LoginStores) -> LoginReads | None:
+    """The first of the stores that can answer a login's reads in one go, if any."""
+    candidates: tuple[object, ...] = (
+        stores.nonces,
+        stores.bindings,
+        stores.personnel,
+        stores.agencies.directory if stores.agencies is not None else None,
+        stores.pin_record.store if stores.pin_record is not None else None,
+    )
+    for candidate in candidates:
+        if isinstance(candidate, LoginReads):
+            return candidate
+    return None
 
 
 def _bound_elsewhere(bindings: BindingStore, binding: Binding) -> bool:

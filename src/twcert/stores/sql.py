@@ -316,7 +316,15 @@ class _Base:
         self.engine = engine
         self.table = table
         self._connections = connections if connections is not None else _ThreadConnections(engine)
+        #: Set by :class:`SqlStores`: a login's reads over its sibling stores at once.
+        self.login_reads: _LoginReads | None = None
         self._prepare()
+
+    def prefetch(self, stores: LoginStores, query: LoginQuery) -> LoginFacts | None:
+        """:class:`~twcert.login.LoginReads`: a login's PIN-record change and reads in one go,
+        when the stores ``query`` touches are all of this store's :class:`SqlStores`."""
+        reads = self.login_reads
+        return reads.prefetch(stores, query) if reads is not None else None
 
     def _prepare(self) -> None:
         """Compile this store's statements."""
@@ -402,8 +410,6 @@ class SqlNonceStore(_Base):
             .returning(*columns)
         )
         self._lookup = self._compile(select(*columns).where(t.c.id == bindparam("cid")))
-        #: Set by :class:`SqlStores`: a login's reads over all its stores at once.
-        self.login_reads: _LoginReads | None = None
         self._purge = self._compile(t.delete().where(t.c.expires_at < bindparam("before")))
         #: How long past its expiry a challenge (and that it was used) is kept.
         self.skew = DEFAULT_SKEW
@@ -435,12 +441,6 @@ class SqlNonceStore(_Base):
         if row is None:
             return ConsumeResult(None, "unknown")
         return ConsumeResult(self._challenge(challenge_id, row), "used")
-
-    def prefetch(self, stores: LoginStores, query: LoginQuery) -> LoginFacts | None:
-        """:class:`~twcert.login.LoginReads`: a login's PIN-record change and reads in one go,
-        when ``stores`` are all of this store's :class:`SqlStores`."""
-        reads = self.login_reads
-        return reads.prefetch(stores, query) if reads is not None else None
 
     @staticmethod
     def _challenge(challenge_id: str, row: Any) -> Challenge:
@@ -689,22 +689,24 @@ class _LoginReads:
             self._agency = pin._compile(agency)
             self._reset = pin._compile(p.delete().where(p.c.card.in_(keys)))
 
-    def _serves(self, stores: LoginStores) -> bool:
+    def _serves(self, stores: LoginStores, query: LoginQuery) -> bool:
+        """Whether every store ``query`` touches is one of this :class:`SqlStores` (the others,
+        e.g. challenges on Redis, are none of this statement's business)."""
         owner = self.owner
-        record = stores.pin_record
-        agencies = stores.agencies
-        return (
-            stores.nonces is owner.nonces
-            and (record is None or record.store is owner.pin_counters)
-            and stores.bindings in (None, owner.bindings)
-            and stores.personnel in (None, owner.personnel)
-            and (agencies is None or agencies.directory is owner.agencies)
-        )
+        record, agencies = stores.pin_record, stores.agencies
+        if query.clear_pin and (record is None or record.store is not owner.pin_counters):
+            return False
+        if query.identity is not None and (
+            stores.bindings is not owner.bindings or stores.personnel is not owner.personnel
+        ):
+            return False
+        agency_asked = bool(query.agency_codes) or query.agency_name is not None
+        return not agency_asked or (agencies is not None and agencies.directory is owner.agencies)
 
     def prefetch(self, stores: LoginStores, query: LoginQuery) -> LoginFacts | None:
         from ..login import LoginFacts  # the login module imports no store; no cycle at import
 
-        if not self._serves(stores) or len(query.clear_pin) > 2 or len(query.agency_codes) > 2:
+        if not self._serves(stores, query) or len(query.clear_pin) > 2 or len(query.agency_codes) > 2:
             return None
         keys: dict[str, str | None] = {"k0": None, "k1": None}
         keys.update(zip(("k0", "k1"), query.clear_pin, strict=False))
@@ -761,7 +763,9 @@ class SqlStores:
         self.bindings = SqlBindingStore(self.engine, tables["bindings"], connections)
         self.personnel = SqlPersonnelDirectory(self.engine, tables["personnel"], connections)
         self.agencies = SqlAgencyDirectory(self.engine, tables["agencies"], connections)
-        self.nonces.login_reads = _LoginReads(self)
+        reads = _LoginReads(self)
+        for store in (self.nonces, self.pin_counters, self.bindings, self.personnel, self.agencies):
+            store.login_reads = reads
 
     def _create(self, schema: str | None) -> None:
         try:

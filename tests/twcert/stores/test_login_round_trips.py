@@ -252,3 +252,31 @@ def test_the_consume_commits_durably_even_where_the_connection_asks_for_less(
             assert plain.exec_driver_sql("SHOW synchronous_commit").scalar() == "off"
     finally:
         other.dispose()
+
+
+def test_with_challenges_and_pin_record_on_redis_postgresql_is_asked_once(pg: Site, redis_url: str) -> None:
+    from twcert.stores.redis import RedisNonceStore, RedisPinCounterStore
+
+    prefix = f"twcert-test:{uuid.uuid4().hex}:"
+    pins = RedisPinCounterStore(redis_url, prefix=prefix)
+    stores = pg.service.stores
+    pg.service.stores = LoginStores(
+        RedisNonceStore(redis_url, prefix=prefix),
+        stores.personnel,
+        stores.bindings,
+        stores.agencies,
+        PinRecord(pins),
+    )
+    try:
+        pg.login("citizen-wang", account="wang.xm")
+        cert_key = PinRecord.certificate_key(load_sha256(pg.fs.issued("citizen-wang").der))
+        pins.set(cert_key, 1)
+        challenge = pg.challenge()
+        answer = pg.answer("citizen-wang", challenge)
+        principal, trips = _round_trips(pg, lambda: pg.complete(challenge, answer))
+        assert principal.account == "wang.xm" and trips <= 1, trips
+        assert pins.get(cert_key) == 0  # cleared on Redis, where it lives
+    finally:
+        keys = list(pins.client.scan_iter(match=f"{prefix}*"))
+        if keys:
+            pins.client.delete(*keys)
