@@ -280,3 +280,24 @@ def test_with_challenges_and_pin_record_on_redis_postgresql_is_asked_once(pg: Si
         keys = list(pins.client.scan_iter(match=f"{prefix}*"))
         if keys:
             pins.client.delete(*keys)
+
+
+def test_an_agency_found_by_its_name_is_found_by_the_one_read_too(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stores = site.service.stores
+    assert stores.agencies is not None
+    directory = stores.agencies.directory
+    by_name = AgencyResolver(directory)  # no OID map: the certificate's OU
+
+    def one_call_per_store(*_args: Any) -> Any:
+        raise AssertionError("asked the directory again: the one read should have answered")
+
+    monkeypatch.setattr(directory, "find_by_name", one_call_per_store)
+    monkeypatch.setattr(directory, "get", one_call_per_store)
+    site.service.stores = LoginStores(
+        stores.nonces, stores.personnel, stores.bindings, by_name, stores.pin_record
+    )
+    principal = site.login("agency-dgpa")
+    assert principal.kind == "agency" and principal.agency_code == "A09000000E"
+    assert principal.agency_name == "行政院人事行政總處"
