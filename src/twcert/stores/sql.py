@@ -6,7 +6,9 @@ Atomicity comes from single statements, never read-then-write in Python:
   RETURNING …`` — exactly one of N racing workers gets the row;
 * a PIN failure is ``INSERT … ON CONFLICT (card) DO UPDATE SET failures = failures + 1
   RETURNING failures`` — no count is lost;
-* a binding is ``INSERT … ON CONFLICT DO NOTHING`` followed by a read — never two bindings.
+* a binding is ``INSERT … ON CONFLICT DO NOTHING`` followed by a read — never two bindings;
+* a login's PIN-record clearing and its reads (binding with person, or agencies) are one
+  statement (:class:`~twcert.login.LoginReads`): with the consume, two round trips on PostgreSQL.
 
 SQLite runs in WAL mode with a busy timeout so several worker processes can share the file.
 Times are stored as integer microseconds since the epoch (UTC), the same on both databases.
@@ -308,7 +310,7 @@ class _Base:
 
     SQLAlchemy Core builds the schema, the dialect-specific SQL (``ON CONFLICT``,
     ``RETURNING``) and the pool; executing through its Connection costs ~90 µs per statement
-    against ~5 µs on the driver, and a login runs four of them, so the stores keep one
+    against ~5 µs on the driver, and a login runs two to five of them, so the stores keep one
     connection per thread (see :class:`_ThreadConnections`).
     """
 
