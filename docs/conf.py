@@ -21,6 +21,7 @@ extensions = [
     "sphinx.ext.napoleon",
     "sphinx.ext.viewcode",
     "twcert_docs",
+    "twcert_xref",
 ]
 source_suffix = {".md": "markdown"}
 master_doc = "index"
@@ -31,7 +32,7 @@ autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 autodoc_default_options = {"members": True, "show-inheritance": True}
 # Types from third-party packages are not cross-referenced (no network for intersphinx).
-nitpicky = False
-suppress_warnings = ["myst.xref_missing", "autodoc.import_object"]
+nitpicky = True
+suppress_warnings: list[str] = []
 html_theme = "furo"
 html_title = "twcert"

@@ -1,0 +1,189 @@
+"""Resolve cross-references to the standard library and third-party packages to their online docs.
+
+The docs build offline (no intersphinx inventories can be downloaded), yet ``nitpicky`` must stay on
+so a broken reference to twcert's own API fails the build. This extension answers Sphinx's
+``missing-reference`` event for names outside twcert with a link to the package's published page.
+It resolves only names listed here or under a standard-library module it knows; anything else is
+left unresolved, so nitpicky still reports it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from docutils import nodes
+from sphinx.addnodes import pending_xref
+from sphinx.application import Sphinx
+from sphinx.environment import BuildEnvironment
+
+PYTHON_DOCS = "https://docs.python.org/3/library/"
+
+# Standard-library modules whose names appear in twcert's signatures: module -> page.
+STDLIB_PAGES = {
+    "abc": "abc",
+    "collections": "collections",
+    "collections.abc": "collections.abc",
+    "concurrent.futures": "concurrent.futures",
+    "contextlib": "contextlib",
+    "datetime": "datetime",
+    "decimal": "decimal",
+    "enum": "enum",
+    "hashlib": "hashlib",
+    "http": "http",
+    "io": "io",
+    "ipaddress": "ipaddress",
+    "json": "json",
+    "logging": "logging",
+    "os": "os",
+    "pathlib": "pathlib",
+    "re": "re",
+    "socket": "socket",
+    "sqlite3": "sqlite3",
+    "threading": "threading",
+    "types": "types",
+    "typing": "typing",
+    "urllib": "urllib",
+    "uuid": "uuid",
+    "zoneinfo": "zoneinfo",
+}
+
+# Module aliases used in annotations (``import datetime as dt``).
+ALIASES = {"dt.": "datetime."}
+
+# Private implementation paths that autodoc reports instead of the public name.
+CANONICAL = {
+    "cryptography.hazmat.bindings._rust.x509.Certificate": "cryptography.x509.Certificate",
+    "cryptography.hazmat.bindings._rust.x509.CertificateRevocationList": (
+        "cryptography.x509.CertificateRevocationList"
+    ),
+    "cryptography.x509.extensions.ReasonFlags": "cryptography.x509.ReasonFlags",
+    "cryptography.x509.base.Certificate": "cryptography.x509.Certificate",
+    "cryptography.x509.name.Name": "cryptography.x509.Name",
+    "sqlalchemy.engine.base.Engine": "sqlalchemy.engine.Engine",
+    "sqlalchemy.engine.base.Connection": "sqlalchemy.engine.Connection",
+    "sqlalchemy.sql.schema.MetaData": "sqlalchemy.schema.MetaData",
+    "sqlalchemy.sql.schema.Table": "sqlalchemy.schema.Table",
+    "sqlalchemy.sql.selectable.Select": "sqlalchemy.sql.expression.Select",
+    "flask.app.Flask": "flask.Flask",
+    "flask.wrappers.Response": "flask.Response",
+    "flask.wrappers.Request": "flask.Request",
+    "flask.blueprints.Blueprint": "flask.Blueprint",
+    "werkzeug.wrappers.response.Response": "werkzeug.wrappers.Response",
+    "werkzeug.wrappers.request.Request": "werkzeug.wrappers.Request",
+    "django.http.request.HttpRequest": "django.http.HttpRequest",
+    "django.http.response.HttpResponse": "django.http.HttpResponse",
+    "django.http.response.HttpResponseBase": "django.http.HttpResponse",
+    "django.http.response.JsonResponse": "django.http.JsonResponse",
+    "redis.client.Redis": "redis.Redis",
+}
+
+CRYPTOGRAPHY = "https://cryptography.io/en/latest/"
+SQLALCHEMY = "https://docs.sqlalchemy.org/en/20/"
+FLASK = "https://flask.palletsprojects.com/en/stable/api/"
+WERKZEUG = "https://werkzeug.palletsprojects.com/en/stable/"
+DJANGO = "https://docs.djangoproject.com/en/5.2/"
+
+# Third-party names: canonical name -> page (the anchor is the canonical name itself).
+THIRD_PARTY = {
+    "cryptography": CRYPTOGRAPHY,
+    "cryptography.x509": CRYPTOGRAPHY + "x509/reference/",
+    "cryptography.x509.Certificate": CRYPTOGRAPHY + "x509/reference/",
+    "cryptography.x509.CertificateRevocationList": CRYPTOGRAPHY + "x509/reference/",
+    "cryptography.x509.Name": CRYPTOGRAPHY + "x509/reference/",
+    "cryptography.x509.ObjectIdentifier": CRYPTOGRAPHY + "x509/reference/",
+    "cryptography.x509.ReasonFlags": CRYPTOGRAPHY + "x509/reference/",
+    "cryptography.x509.ExtensionType": CRYPTOGRAPHY + "x509/reference/",
+    "cryptography.x509.ocsp.OCSPResponse": CRYPTOGRAPHY + "x509/ocsp/",
+    "cryptography.hazmat.primitives.hashes.HashAlgorithm": (
+        CRYPTOGRAPHY + "hazmat/primitives/cryptographic-hashes/"
+    ),
+    "cryptography.hazmat.primitives.asymmetric.rsa.RSAPrivateKey": (
+        CRYPTOGRAPHY + "hazmat/primitives/asymmetric/rsa/"
+    ),
+    "cryptography.hazmat.primitives.asymmetric.rsa.RSAPublicKey": (
+        CRYPTOGRAPHY + "hazmat/primitives/asymmetric/rsa/"
+    ),
+    "cryptography.hazmat.primitives.asymmetric.ec.EllipticCurvePrivateKey": (
+        CRYPTOGRAPHY + "hazmat/primitives/asymmetric/ec/"
+    ),
+    "sqlalchemy.engine.Engine": SQLALCHEMY + "core/connections.html",
+    "sqlalchemy.engine.Connection": SQLALCHEMY + "core/connections.html",
+    "sqlalchemy.schema.MetaData": SQLALCHEMY + "core/metadata.html",
+    "sqlalchemy.schema.Table": SQLALCHEMY + "core/metadata.html",
+    "sqlalchemy.sql.expression.Select": SQLALCHEMY + "core/selectable.html",
+    "sqlalchemy.exc.SQLAlchemyError": SQLALCHEMY + "core/exceptions.html",
+    "flask.Flask": FLASK,
+    "flask.Blueprint": FLASK,
+    "flask.Request": FLASK,
+    "flask.Response": FLASK,
+    "werkzeug.wrappers.Request": WERKZEUG + "wrappers/",
+    "werkzeug.wrappers.Response": WERKZEUG + "wrappers/",
+    "django.http.HttpRequest": DJANGO + "ref/request-response/",
+    "django.http.HttpResponse": DJANGO + "ref/request-response/",
+    "django.http.JsonResponse": DJANGO + "ref/request-response/",
+    "redis.Redis": "https://redis.readthedocs.io/en/stable/connections.html",
+}
+
+
+def external_url(target: str) -> str | None:
+    """The documentation address of a standard-library or listed third-party name, else None."""
+    for alias, real in ALIASES.items():
+        if target.startswith(alias):
+            target = real + target[len(alias) :]
+    target = CANONICAL.get(target, target)
+    if target in THIRD_PARTY:
+        page = THIRD_PARTY[target]
+        return page if "." not in target else f"{page}#{target}"
+    # Longest standard-library module that prefixes the name.
+    parts = target.split(".")
+    for cut in range(len(parts), 0, -1):
+        module = ".".join(parts[:cut])
+        if module in STDLIB_PAGES:
+            return f"{PYTHON_DOCS}{STDLIB_PAGES[module]}.html#{target}"
+    return None
+
+
+def defining_name(target: str) -> str | None:
+    """``twcert.Validator`` -> ``twcert.validation.Validator``: where a re-exported name is documented."""
+    package, _, rest = target.partition(".")
+    if package not in ("twcert", "twcert_vacancy") or not rest:
+        return None
+    module_name, _, attribute = target.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        return None
+    obj = getattr(module, attribute, None)
+    home = getattr(obj, "__module__", None)
+    if not isinstance(home, str) or home == module_name:
+        return None
+    return f"{home}.{getattr(obj, '__qualname__', attribute)}"
+
+
+def resolve_external(
+    app: Sphinx, env: BuildEnvironment, node: pending_xref, contnode: nodes.TextElement
+) -> nodes.reference | None:
+    if node.get("refdomain") != "py":
+        return None
+    home = defining_name(node["reftarget"])
+    if home is not None:
+        # Re-resolve at the defining module; a miss there is reported as usual.
+        domain = env.get_domain("py")
+        retry = node.deepcopy()
+        retry["reftarget"] = home
+        found = domain.resolve_xref(
+            env, node["refdoc"], app.builder, node["reftype"], home, retry, contnode
+        )
+        return found  # type: ignore[return-value]
+    url = external_url(node["reftarget"])
+    if url is None:
+        return None
+    reference = nodes.reference("", "", internal=False, refuri=url, reftitle=node["reftarget"])
+    reference.append(contnode)
+    return reference
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    app.connect("missing-reference", resolve_external)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
