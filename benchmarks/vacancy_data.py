@@ -1,4 +1,4 @@
-"""Generated vacancies with the feed's measured distributions (reference/vacancy-domain.md §1).
+"""Generated vacancies with the feed's measured distributions (docs/reference/dgpa.md, the vacancy feed).
 
 - 人員區分: the 2016 counts (其他人員 319, 一般人員 307, 約僱人員 212, 工友 72 …).
 - Window length by kind: median 10 days for 一般人員, 7 for 約僱人員, 60 for 教育人員, at least 3,

@@ -108,7 +108,7 @@ def _ki(hex_colon: str) -> bytes:
     return bytes.fromhex(hex_colon.replace(":", ""))
 
 
-#: Key identifiers of the real GPKI CAs (``shared/fixtures/real-ca/SOURCES.md``). Families and
+#: Key identifiers of the real GPKI CAs (docs/reference/real-ca.md). Families and
 #: generations are decided by these, never by DN: generations share subject DNs.
 KNOWN_CA_KEYS: Final[Mapping[bytes, IssuerInfo]] = MappingProxyType(
     {

@@ -143,8 +143,8 @@ class TwcertError(Exception):
     #: English message.
     message_en: ClassVar[str] = "An unexpected error occurred; please try again later."
     #: What the user should do, in Traditional Chinese and English.
-    action_zh: ClassVar[str] = ""
-    action_en: ClassVar[str] = ""
+    action_zh: ClassVar[str] = "請稍後再試；若持續發生請洽系統管理者。"
+    action_en: ClassVar[str] = "Try again later; contact the administrator if it persists."
     #: HTTP status a web adapter should answer with.
     http_status: ClassVar[int] = 400
 
@@ -538,6 +538,8 @@ class LoginRefusedError(TwcertError):
     code = "LOGIN_REFUSED"
     message_zh = "登入失敗。"
     message_en = "Login refused."
+    action_zh = "請洽系統管理者確認登入資格。"
+    action_en = "Ask the system administrator to check your access."
     http_status = 403
 
 
@@ -608,6 +610,8 @@ def catalogue() -> Mapping[str, type[TwcertError]]:
     """Every error class by code, including subclasses defined by other modules (e.g. vacancy)."""
     found: dict[str, type[TwcertError]] = {}
     for cls in _walk(TwcertError):
+        if "code" not in vars(cls):
+            continue  # refused by __init_subclass__ but not yet garbage-collected
         if cls.code in found and found[cls.code] is not cls:
             raise RuntimeError(f"duplicate error code {cls.code}: {found[cls.code]!r} and {cls!r}")
         found[cls.code] = cls

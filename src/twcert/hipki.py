@@ -2,7 +2,7 @@
 
 Shared by the server side (:class:`twcert.LoginService` accepts a sign response as posted by
 the login page) and the local signing agent (:mod:`twcert.card.agent`), which must answer with
-the same fields and codes. Codes follow CHT's ``errorcode.js`` (reference/taiwan-gpki.md §6).
+the same fields and codes. Codes follow CHT's ``errorcode.js`` (docs/reference/hipki.md).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Object identifiers and constants of the Taiwan Government PKI, as plain tables.
 
-Sources are in ``reference/taiwan-gpki.md`` of the project; values marked *unconfirmed*
+Sources are in ``docs/reference/gpki.md``; values marked *unconfirmed*
 there are only defaults that callers can override (see :mod:`twcert.validation`).
 """
 

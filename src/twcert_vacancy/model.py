@@ -136,7 +136,7 @@ class PersonKind:
         return self.value
 
 
-#: 人員區分 values seen in the feed (reference/vacancy-domain.md §1), most frequent first.
+#: 人員區分 values seen in the feed (docs/reference/dgpa.md), most frequent first.
 KNOWN_PERSON_KINDS: Final = (
     "其他人員",
     "一般人員",

@@ -1,6 +1,6 @@
 """Publishing vacancies: schema.org ``JobPosting`` JSON-LD and an Atom feed of online vacancies.
 
-Mapping (reference/vacancy-domain.md §3): ORG_NAME/ORG_ID → ``hiringOrganization``, TITLE →
+Mapping (docs/reference/dgpa.md): ORG_NAME/ORG_ID → ``hiringOrganization``, TITLE →
 ``title``, DATE_FROM → ``datePosted``, DATE_TO → ``validThrough`` at 23:59:59+08:00, work places
 → ``jobLocation`` (``addressRegion``, ``addressCountry`` TW), WORK_ADDRESS → ``streetAddress``,
 a numeric 名額 → ``totalJobOpenings`` (left out for 數名), WORK_QUALITY → ``qualifications``,

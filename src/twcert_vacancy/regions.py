@@ -63,7 +63,7 @@ class WorkPlace:
 
 _S, _C, _K, _O = PlaceKind.SPECIAL_MUNICIPALITY, PlaceKind.CITY, PlaceKind.COUNTY, PlaceKind.OTHER
 
-# (DGPA code, official name, kind, MOI code, ISO 3166-2) — reference/vacancy-domain.md §1 table.
+# (DGPA code, official name, kind, MOI code, ISO 3166-2) — docs/reference/dgpa.md, work-place codes.
 _TABLE: Final = (
     (10, "臺北市", _S, "63000", "TW-TPE"),
     (23, "新北市", _S, "65000", "TW-NWT"),

@@ -54,7 +54,7 @@ __all__ = [
     "earliest_end",
 ]
 
-#: The registration form's required fields (DESIGN.md step 5).
+#: The registration form's required fields (docs/reference/dgpa.md, the registration form).
 REQUIRED_FIELDS: Final = (
     "agency_code",
     "agency_name",
@@ -72,7 +72,7 @@ REQUIRED_FIELDS: Final = (
 #: Fields fixed at registration: a different agency or id is a different vacancy.
 READ_ONLY_FIELDS: Final = ("work_id", "agency_code")
 
-#: Upper bounds with headroom over the longest values seen in the feed (reference §1).
+#: Upper bounds with headroom over the longest values seen in the feed (docs/reference/dgpa.md).
 MAX_LENGTHS: Final[Mapping[str, int]] = MappingProxyType(
     {
         "work_id": 20,

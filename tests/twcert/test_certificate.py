@@ -24,7 +24,7 @@ from twcert import (
 from twcert.certificate import CERTIFICATE_CACHE_SIZE, _load_cached
 from twcert.testing import FakeGPKI
 
-# From shared/fixtures/real-ca/SOURCES.md (decoded with OpenSSL by the researchers), not from our code.
+# From src/twcert/anchors/SOURCES.md (decoded with OpenSSL, docs/reference/real-ca.md), not from our code.
 REAL_CAS = {
     "grca-g1-root.pem": (CAFamily.GRCA, "G1", "2002-12-05", "2032-12-05"),
     "grca-g2-root.pem": (CAFamily.GRCA, "G2", "2012-09-28", "2037-12-31"),

@@ -21,7 +21,7 @@ from twcert.errors import (
 )
 from twcert.hipki import HipkiSignResponse, error_for
 
-# ret_code/last_error pairs from CHT's errorcode.js (reference/taiwan-gpki.md §6).
+# ret_code/last_error pairs from CHT's errorcode.js (docs/reference/hipki.md).
 
 
 def test_parse_success_response() -> None:

@@ -42,7 +42,7 @@ def _url(work_id: str) -> str:
     return f"https://web3.dgpa.gov.tw/want03front/ap/wantf00001_1.aspx?work_id={work_id}"
 
 
-# Every quirk listed in reference/vacancy-domain.md §1, one or more per row.
+# Every quirk listed in docs/reference/dgpa.md, one or more per row.
 QUIRKS = (
     '<?xml version="1.0" encoding="utf-8"?>\n<ROOT><ANNOUNCE_DATE>1050515</ANNOUNCE_DATE>\n'
     # 2016 schema: no ORG_ID, free-text NUMBER_OF, GENDER_TYPE copying PERSON_KIND, two places.

@@ -8,7 +8,7 @@ from twcert_vacancy import WORK_PLACES, WorkPlace, parse_work_places, work_place
 from twcert_vacancy.errors import WorkPlaceError
 from twcert_vacancy.regions import HISTORIC_CODES, PlaceKind, format_work_places
 
-# The reference's table (reference/vacancy-domain.md §1), typed out again here on purpose.
+# The table of docs/reference/dgpa.md, typed out again here on purpose.
 REFERENCE = """
 10 臺北市 63000 TW-TPE
 23 新北市 65000 TW-NWT

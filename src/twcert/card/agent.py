@@ -2,7 +2,7 @@
 
 ``GET /pkcs11info[?withcert=true]``, ``POST /sign`` (form field ``tbsPackage``) and the
 ``/popupForm`` postMessage exchange, with HiPKI's response fields and ``ret_code``/``last_error``
-values (reference/taiwan-gpki.md §6), backed by a PKCS#11 module: SoftHSM2 in tests and the
+values (docs/reference/hipki.md), backed by a PKCS#11 module: SoftHSM2 in tests and the
 demo, HiCOS on a desktop. It behaves like a card behind the real component: a wrong PIN answers
 ``0x76100006`` with ``last_error`` ``0x80000002``, then ``0x80000001``; the third locks
 (``0xA4``), and every later attempt answers ``0xA4`` without touching the token until an

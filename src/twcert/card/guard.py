@@ -54,7 +54,7 @@ class PinPolicy:
         return pin.encode("ascii")
 
 
-#: MOICA and GCA cards: 6 to 8 letters and digits (reference/taiwan-gpki.md §7).
+#: MOICA and GCA cards: 6 to 8 letters and digits (docs/reference/gpki.md, cards and PINs).
 GPKI_PIN_POLICY: Final = PinPolicy(6, 8)
 
 

@@ -2,7 +2,7 @@
 SoftHSM2 in tests and the demo.
 
 * :func:`find_module` locates the module (explicit path, ``$TWCERT_PKCS11_MODULE``, or the
-  HiCOS names of reference/taiwan-gpki.md §7 for the platform).
+  HiCOS names of docs/reference/gpki.md for the platform).
 * :class:`Pkcs11Module` lists tokens (slot, label, token serial, card number).
 * :class:`Pkcs11Token` reads certificates without a PIN, finds the signing certificate
   (``CKA_ID``/label ``SIGN``, else by key usage), reports the tries left without a PIN, and
@@ -82,7 +82,7 @@ log = logging.getLogger("twcert.card")
 #: Environment variable naming the PKCS#11 module when none is given explicitly.
 MODULE_ENV: Final = "TWCERT_PKCS11_MODULE"
 
-#: HiCOS PKCS#11 module locations by ``sys.platform`` prefix (reference/taiwan-gpki.md §7).
+#: HiCOS PKCS#11 module locations by ``sys.platform`` prefix (docs/reference/gpki.md, cards and PINs).
 #: The Linux names are by analogy with macOS and unconfirmed: pass ``--module`` there.
 HICOS_MODULES: Final[Mapping[str, tuple[str, ...]]] = {
     "win32": (

@@ -1,7 +1,7 @@
 """The HiPKI Local Server request side, for the local agent: codes, ``tbsPackage`` parsing, origins.
 
 Pages post ``tbsPackage=<JSON>`` (form-encoded, ``+`` escaped as ``%2B``) to ``/sign``; the JSON
-keys are those of reference/taiwan-gpki.md §6. :func:`parse_sign_request` turns any bytes into a
+keys are those of docs/reference/hipki.md. :func:`parse_sign_request` turns any bytes into a
 :class:`SignRequest` or an :class:`~twcert.card.errors.AgentRequestError` carrying the HiPKI
 ``ret_code`` to answer with — never another exception, whatever arrives.
 

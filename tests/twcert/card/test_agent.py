@@ -38,7 +38,7 @@ from .conftest import Card
 PAGE = "https://login.example.gov.tw"
 ORIGINS = (PAGE, "http://127.0.0.1:5000", "https://*.apps.example.gov.tw")
 WRONG = "000000"
-# The codes of CHT's errorcode.js (reference/taiwan-gpki.md §6), written out independently.
+# The codes of CHT's errorcode.js (docs/reference/hipki.md), written out independently.
 LOGIN_FAILED, TWO_LEFT, ONE_LEFT, LOCKED = 0x76100006, 0x80000002, 0x80000001, 0xA4
 FORBIDDEN_DOMAIN = 0x7600000F
 

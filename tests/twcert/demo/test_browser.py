@@ -16,7 +16,7 @@ import pytest
 from .conftest import Demo, Screens
 from .pages import Site
 
-# The manual's unblock addresses (DESIGN.md step 2).
+# The manual's unblock addresses (docs/reference/gpki.md, unblocking).
 MOICA_UNBLOCK = "http://moica.nat.gov.tw/html/unblockcard.htm#2"
 # The manual's sentence for an invalid card.
 CARD_INVALID = "插入之自然人憑證或機關憑證無效"
