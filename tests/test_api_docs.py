@@ -13,7 +13,7 @@ NOT_API = (
     re.compile(r"(^|\.)cli$"),  # command lines: see the CLI sections of the guides
     re.compile(r"^twcert\.demo(\.|$)"),  # the demo application: docs/demo.md
     re.compile(r"^twcert\.contrib\.django\.(migrations|management)(\.|$)"),  # Django plumbing
-    re.compile(r"^twcert\.contrib\.django\.(apps|urls|models)$"),
+    re.compile(r"^twcert\.contrib\.django\.(apps|urls)$"),
 )
 
 

@@ -10,7 +10,7 @@ left unresolved, so nitpicky still reports it.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from docutils import nodes
 from sphinx.addnodes import pending_xref
@@ -35,6 +35,7 @@ STDLIB_PAGES = {
     "ipaddress": "ipaddress",
     "json": "json",
     "logging": "logging",
+    "mmap": "mmap",
     "os": "os",
     "pathlib": "pathlib",
     "re": "re",
@@ -49,7 +50,16 @@ STDLIB_PAGES = {
 }
 
 # Module aliases used in annotations (``import datetime as dt``).
-ALIASES = {"dt.": "datetime."}
+ALIASES = {"dt.": "datetime.", "x509.": "cryptography.x509.", "sa.": "sqlalchemy."}
+
+# Bare third-party names as annotations leave them (``from x import Name`` under TYPE_CHECKING).
+SHORT_NAMES = {
+    "Engine": "sqlalchemy.engine.Engine",
+    "Table": "sqlalchemy.schema.Table",
+    "MappingProxyType": "types.MappingProxyType",
+    "Markup": "markupsafe.Markup",
+    "tqdm": "tqdm.tqdm",
+}
 
 # Private implementation paths that autodoc reports instead of the public name.
 CANONICAL = {
@@ -76,6 +86,15 @@ CANONICAL = {
     "django.http.response.HttpResponseBase": "django.http.HttpResponse",
     "django.http.response.JsonResponse": "django.http.JsonResponse",
     "redis.client.Redis": "redis.Redis",
+    "sqlalchemy.Engine": "sqlalchemy.engine.Engine",
+    "sqlalchemy.Table": "sqlalchemy.schema.Table",
+    "cryptography.x509.extensions.KeyUsage": "cryptography.x509.KeyUsage",
+    "cryptography.x509.extensions.ExtensionType": "cryptography.x509.ExtensionType",
+    "django.core.checks.messages.CheckMessage": "django.core.checks.CheckMessage",
+    "django.contrib.admin.options.ModelAdmin": "django.contrib.admin.ModelAdmin",
+    "ImproperlyConfigured": "django.core.exceptions.ImproperlyConfigured",
+    "django.db.models.base.Model": "django.db.models.Model",
+    "models.CharField": "django.db.models.CharField",
 }
 
 CRYPTOGRAPHY = "https://cryptography.io/en/latest/"
@@ -123,6 +142,31 @@ THIRD_PARTY = {
     "django.http.HttpResponse": DJANGO + "ref/request-response/",
     "django.http.JsonResponse": DJANGO + "ref/request-response/",
     "redis.Redis": "https://redis.readthedocs.io/en/stable/connections.html",
+    "cryptography.x509.KeyUsage": CRYPTOGRAPHY + "x509/reference/",
+    "cryptography.x509.ocsp": CRYPTOGRAPHY + "x509/ocsp/",
+    "cryptography.x509.load_der_x509_crl": CRYPTOGRAPHY + "x509/reference/",
+    "cryptography.hazmat.primitives.hashes.SHA256": (
+        CRYPTOGRAPHY + "hazmat/primitives/cryptographic-hashes/"
+    ),
+    "cryptography.hazmat.primitives.hashes.SHA384": (
+        CRYPTOGRAPHY + "hazmat/primitives/cryptographic-hashes/"
+    ),
+    "cryptography.hazmat.primitives.hashes.SHA512": (
+        CRYPTOGRAPHY + "hazmat/primitives/cryptographic-hashes/"
+    ),
+    "asn1crypto": "https://github.com/wbond/asn1crypto#readme",
+    "asn1crypto.cms.CMSAttributes": "https://github.com/wbond/asn1crypto/blob/master/docs/cms.md",
+    "markupsafe.Markup": "https://markupsafe.palletsprojects.com/en/stable/escaping/",
+    "tqdm.tqdm": "https://tqdm.github.io/docs/tqdm/",
+    "django.core.checks.CheckMessage": DJANGO + "topics/checks/",
+    "django.contrib.admin.ModelAdmin": DJANGO + "ref/contrib/admin/",
+    "django.contrib.auth.backends.BaseBackend": DJANGO + "ref/contrib/auth/",
+    "django.core.exceptions.ImproperlyConfigured": DJANGO + "ref/exceptions/",
+    "django.core.exceptions.PermissionDenied": DJANGO + "ref/exceptions/",
+    "django.core.exceptions.ObjectDoesNotExist": DJANGO + "ref/exceptions/",
+    "django.core.exceptions.MultipleObjectsReturned": DJANGO + "ref/exceptions/",
+    "django.db.models.Model": DJANGO + "ref/models/instances/",
+    "django.db.models.CharField": DJANGO + "ref/models/fields/",
 }
 
 
@@ -131,6 +175,7 @@ def external_url(target: str) -> str | None:
     for alias, real in ALIASES.items():
         if target.startswith(alias):
             target = real + target[len(alias) :]
+    target = SHORT_NAMES.get(target, target)
     target = CANONICAL.get(target, target)
     if target in THIRD_PARTY:
         page = THIRD_PARTY[target]
@@ -145,20 +190,46 @@ def external_url(target: str) -> str | None:
 
 
 def defining_name(target: str) -> str | None:
-    """``twcert.Validator`` -> ``twcert.validation.Validator``: where a re-exported name is documented."""
-    package, _, rest = target.partition(".")
-    if package not in ("twcert", "twcert_vacancy") or not rest:
+    """``twcert.Principal.as_dict`` -> ``twcert.login.Principal.as_dict``: where a re-exported name lives."""
+    if target.partition(".")[0] not in ("twcert", "twcert_vacancy"):
         return None
-    module_name, _, attribute = target.rpartition(".")
+    parts = target.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        module_name = ".".join(parts[:cut])
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        obj = getattr(module, parts[cut], None)
+        home = getattr(obj, "__module__", None)
+        if not isinstance(home, str) or home == module_name:
+            return None
+        return ".".join([home, getattr(obj, "__qualname__", parts[cut]), *parts[cut + 1 :]])
+    return None
+
+
+def is_type_variable(target: str) -> bool:
+    """A ``TypeVar``/``ParamSpec`` of twcert's: it has no page of its own."""
+    name = target.lstrip("~")
+    module_name, _, attribute = name.rpartition(".")
+    if not module_name.startswith("twcert"):
+        return attribute.isupper() and len(attribute) == 1  # bare ``P``/``R`` from a signature
     try:
         module = importlib.import_module(module_name)
     except ImportError:
-        return None
-    obj = getattr(module, attribute, None)
-    home = getattr(obj, "__module__", None)
-    if not isinstance(home, str) or home == module_name:
-        return None
-    return f"{home}.{getattr(obj, '__qualname__', attribute)}"
+        return False
+    return isinstance(getattr(module, attribute, None), (TypeVar, ParamSpec))
+
+
+def unique_suffix_match(env: BuildEnvironment, target: str, refdoc_module: str | None) -> str | None:
+    """A short name (``CRLCache``, ``Challenge.tbs``) that names exactly one documented object."""
+    objects = env.get_domain("py").objects  # type: ignore[attr-defined]
+    matches = [name for name in objects if name.endswith("." + target)]
+    if refdoc_module:
+        near = [name for name in matches if name.startswith(refdoc_module.rpartition(".")[0] + ".")]
+        if len(near) == 1:
+            return near[0]
+    return matches[0] if len(matches) == 1 else None
 
 
 def resolve_external(
@@ -172,11 +243,20 @@ def resolve_external(
         domain = env.get_domain("py")
         retry = node.deepcopy()
         retry["reftarget"] = home
-        found = domain.resolve_xref(
-            env, node["refdoc"], app.builder, node["reftype"], home, retry, contnode
-        )
+        found = domain.resolve_xref(env, node["refdoc"], app.builder, node["reftype"], home, retry, contnode)
         return found  # type: ignore[return-value]
+    if is_type_variable(node["reftarget"]):
+        return contnode  # type: ignore[return-value]
     url = external_url(node["reftarget"])
+    if url is None and not node["reftarget"].startswith(("twcert", "twcert_vacancy")):
+        full = unique_suffix_match(env, node["reftarget"], node.get("py:module"))
+        if full is not None:
+            domain = env.get_domain("py")
+            retry = node.deepcopy()
+            retry["reftarget"] = full
+            return domain.resolve_xref(  # type: ignore[return-value]
+                env, node["refdoc"], app.builder, node["reftype"], full, retry, contnode
+            )
     if url is None:
         return None
     reference = nodes.reference("", "", internal=False, refuri=url, reftitle=node["reftarget"])
@@ -184,6 +264,12 @@ def resolve_external(
     return reference
 
 
+def drop_private_bases(app: Sphinx, name: str, obj: object, options: object, bases: list[type]) -> None:
+    """Private base classes are implementation details: list only the public ones."""
+    bases[:] = [base for base in bases if not base.__name__.startswith("_")]
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("missing-reference", resolve_external)
+    app.connect("autodoc-process-bases", drop_private_bases)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
