@@ -1,7 +1,8 @@
 """CRL ingest and lookup at 10k, 100k and 1M entries, CRLIndex against the alternatives.
 
-    python benchmarks/crl_index.py [--sizes 10000,100000,1000000] [--runs 5]
+    python benchmarks/crl_index.py [--sizes 10000,100000,1000000 | --entries N] [--runs 5]
                                    [--workdir /tmp/twcert-crl-bench] [--write docs/benchmarks-crl.md]
+                                   [--open-only]
 
 The CRLs hold 16-byte random serials (like MOICA's 128-bit ones). A quarter of the entries
 carry a reasonCode, and the revocation dates are spread over ten years. A fake MOICA G2 CA
@@ -9,7 +10,11 @@ signs them with RSA-2048/SHA-256. They are built once and cached in ``--workdir`
 (measure, size) pair runs in a fresh interpreter, one after another, on the same files:
 
 * ``CRLIndex.from_der``: verify (issuer, signature) and index; lookups present and absent.
-* ``CRLIndex.open``: map a file written by ``save`` (what a second worker process does).
+* ``CRLIndex.open``: map a file written by ``save`` (what a second worker process does), in
+  both trust modes: with the deployment key (the HMAC over header, metadata and table, plus
+  the CRL's SHA-256) and without one (the stored CRL's signature verified against the CA again
+  and the table checked to be the one it yields). ``--open-only`` measures just ``from_der``
+  and the two opens (the figures the open checks are judged by).
 * ``load_der_x509_crl`` alone, and followed by ``is_signature_valid`` (no index).
 * A Python ``set`` of the serials: ``load_der_x509_crl``, iterating the entries, the set.
   No signature check. Then ``serial in set`` lookups.
@@ -48,6 +53,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 NOW = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)
 LOOKUPS = 20_000
+BENCH_KEY = b"benchmark deployment key"
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -172,8 +178,11 @@ def child(measure: str, der_path: str, ca_path: str, runs: int, index_path: str)
     from twcert.revocation.crl_index import CRLIndex
 
     ca = x509.load_pem_x509_certificate(Path(ca_path).read_bytes())
-    if measure == "open":
-        result, stats = _timed_runs(lambda: CRLIndex.open(index_path), runs)
+    if measure in ("open", "open-verified"):
+        if measure == "open":
+            result, stats = _timed_runs(lambda: CRLIndex.open(index_path + ".keyed", key=BENCH_KEY), runs)
+        else:
+            result, stats = _timed_runs(lambda: CRLIndex.open(index_path, issuer=ca), runs)
         assert isinstance(result, CRLIndex)
         present, absent = _serials(Path(der_path).read_bytes())
         assert all(result.lookup(s) is not None for s in present[:100])
@@ -190,7 +199,8 @@ def child(measure: str, der_path: str, ca_path: str, runs: int, index_path: str)
         present, absent = _serials(der)
         assert all(result.lookup(s) is not None for s in present)
         assert not any(result.lookup(s) for s in absent)
-        result.save(index_path)  # for the "open" child
+        result.save(index_path)  # for the "open-verified" child
+        result.save(index_path + ".keyed", key=BENCH_KEY)  # for the "open" child
         return {
             **stats,
             "present": _per_lookup(result.lookup, present),
@@ -277,6 +287,8 @@ def machine() -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--entries", type=int, help="one size (same as --sizes N)")
+    parser.add_argument("--open-only", action="store_true", help="only from_der and the two opens")
     parser.add_argument("--runs", type=int, default=5, help="runs per measure (3 at 1M and above)")
     parser.add_argument("--reason-share", type=float, default=0.25)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/twcert-crl-bench"))
@@ -292,7 +304,10 @@ def main() -> None:
 
     if shutil.which("openssl") is None:
         raise SystemExit("the openssl command is needed for the comparison")
-    sizes = [int(s) for s in args.sizes.split(",")]
+    sizes = [args.entries] if args.entries else [int(s) for s in args.sizes.split(",")]
+    measures = ("index", "open", "open-verified")
+    if not args.open_only:
+        measures += ("load", "verify", "set")
     prepare(args.workdir, sizes, args.reason_share)
     load_before = os.getloadavg()
     results: dict[int, dict[str, Any]] = {}
@@ -301,7 +316,7 @@ def main() -> None:
         index_path = args.workdir / f"crl-{size}.crlidx"
         runs = args.runs if size < 1_000_000 else min(args.runs, 3)
         row: dict[str, Any] = {"bytes": der_path.stat().st_size}
-        for measure in ("index", "open", "load", "verify", "set"):
+        for measure in measures:
             out = subprocess.run(
                 [
                     sys.executable,
@@ -318,13 +333,18 @@ def main() -> None:
                 check=True,
             ).stdout
             row[measure] = json.loads(out)
-        row["openssl"] = openssl_runs(der_path, runs)
+        if not args.open_only:
+            row["openssl"] = openssl_runs(der_path, runs)
         results[size] = row
         print(f"{size:>9,} entries done", file=sys.stderr)
     load_after = os.getloadavg()
 
     def n(size: int) -> str:
         return f"{size // 1000}k" if size < 1_000_000 else f"{size // 1_000_000}M"
+
+    if args.open_only:
+        print(open_report(results, sizes, load_before, load_after))
+        return
 
     header = "| | " + " | ".join(f"{n(s)} ({results[s]['bytes'] / 2**20:.1f} MiB DER)" for s in sizes) + " |"
     rule = "|---|" + "---|" * len(sizes)
@@ -342,11 +362,15 @@ def main() -> None:
             lambda r: f"{_cell(r['index']['present'])} / {_cell(r['index']['absent'])}",
         ),
         line("… `serial in index`, absent", lambda r: _cell(r["index"]["contains"])),
-        line("**`CRLIndex.open`** (mmap a saved index)", lambda r: _cell(r["open"])),
+        line("**`CRLIndex.open`** with the deployment key (HMAC)", lambda r: _cell(r["open"])),
         line("… MiB incl. the shared mapping, peak / kept", lambda r: _mem(r["open"])),
         line(
             "… `lookup`, present / absent",
             lambda r: f"{_cell(r['open']['present'])} / {_cell(r['open']['absent'])}",
+        ),
+        line(
+            "**`CRLIndex.open`** without a key (CRL re-verified, table checked)",
+            lambda r: _cell(r["open-verified"]),
         ),
         line("`load_der_x509_crl`", lambda r: _cell(r["load"])),
         line("`load_der_x509_crl` + `is_signature_valid`", lambda r: _cell(r["verify"])),
@@ -408,6 +432,31 @@ def main() -> None:
     print(text)
     if args.write:
         args.write.write_text(text, encoding="utf-8")
+
+
+def open_report(
+    results: dict[int, dict[str, Any]],
+    sizes: list[int],
+    load_before: tuple[float, float, float],
+    load_after: tuple[float, float, float],
+) -> str:
+    """The ``--open-only`` table: from_der against the two trust modes of open."""
+    command = " ".join(["python", "benchmarks/crl_index.py", *sys.argv[1:]])
+    rows = [
+        f"Command: `{command}`",
+        f"Load average: {load_before[0]:.2f} before, {load_after[0]:.2f} after.",
+        "",
+        "| entries | `from_der` (verify + index) | `open`, key (HMAC) | `open`, no key (re-verify) "
+        "| lookup after keyed open, present / absent |",
+        "|---|---|---|---|---|",
+    ]
+    for size in sizes:
+        r = results[size]
+        rows.append(
+            f"| {size:,} | {_cell(r['index'])} | {_cell(r['open'])} | {_cell(r['open-verified'])} "
+            f"| {_cell(r['open']['present'])} / {_cell(r['open']['absent'])} |"
+        )
+    return "\n".join(rows)
 
 
 if __name__ == "__main__":

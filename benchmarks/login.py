@@ -40,14 +40,14 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import fmt, machine, per_call
 
-from twcert import LoginService, load_certificate
+from twcert import LoginService, LoginStores, load_certificate
 from twcert.agency import AgencyResolver
 from twcert.audit import MemoryAuditSink
 from twcert.binding import Binding, binding_key
 from twcert.certificate import _load_cached
 from twcert.personnel import Person
-from twcert.pin import PinAttemptLedger
-from twcert.revocation import CRLCache, RevocationChecker
+from twcert.pin import PinRecord
+from twcert.revocation import CARevocation, CRLCache, RevocationChecker
 from twcert.stores.sql import SqlStores
 from twcert.testing import build_crl, random_serials
 from twcert.testing.fixtures import FixtureSet
@@ -89,7 +89,7 @@ def main() -> None:
     validator = Validator(
         fs.pki.trust_store(),
         clock=lambda: now,
-        ca_crls=[fs.crl("GRCA2-arl")],
+        ca_revocation=CARevocation([fs.crl("GRCA2-arl")]),
         checker=RevocationChecker(crls=cache, fetch_on_demand=False),
     )
 
@@ -119,12 +119,14 @@ def main() -> None:
         cert = load_certificate(issued.der)
         stores.bindings.bind(Binding(binding_key(cert), "wang.xm", now, cert.sha256))
         service = LoginService(
-            validator=validator,
-            nonces=stores.nonces,
-            personnel=stores.personnel,
-            bindings=stores.bindings,
-            agencies=AgencyResolver(stores.agencies),
-            pin_ledger=PinAttemptLedger(stores.pin_counters),
+            validator,
+            LoginStores(
+                stores.nonces,
+                stores.personnel,
+                stores.bindings,
+                AgencyResolver(stores.agencies),
+                PinRecord(stores.pin_counters),
+            ),
             audit=MemoryAuditSink(),
             clock=lambda: now,
         )

@@ -1,6 +1,6 @@
 """Importing the DGPA open-data XML: rows per second and peak memory.
 
-    python benchmarks/vacancy_import.py [--rows 100000] [--text-scale 20] [--snapshot] [--postgres URL | --no-postgres]
+    python benchmarks/vacancy_import.py [--rows 100000] [--text-scale 20] [--snapshot] [--postgres URL | --no-postgres] [--only-postgres]
 
 Writes a feed file of generated vacancies (``--text-scale 20`` gives about 3.2 KB a row; the real
 feed runs at 2.4 KB (2016) to 3 KB (2026) a row), then runs each phase in a fresh interpreter and
@@ -13,6 +13,11 @@ reports wall and CPU rows/s and the child's peak RSS:
   import`` does for files of 32 MB and more). Wall time includes the worker's start and the
   commit; for the parallel runs each process's CPU per row is printed too (the writer is this
   process, the reading worker its child).
+- ``write into PostgreSQL …``: the writing side alone: the feed's rows, read and prepared before
+  the clock starts, through ``SqlVacancyRepository.import_prepared`` with ``COPY`` (the default)
+  and with ``copy=False`` (the row-by-row ``INSERT`` path), in one transaction, commit included.
+
+``--only-postgres`` runs only the PostgreSQL phases (and no baseline).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from vacancy_data import generate
 
 from twcert_vacancy import Actor, DgpaFeedReader, RocDate, SqlVacancyRepository, Vacancy, write_dgpa_xml
+from twcert_vacancy._sqlrows import prepare
 from twcert_vacancy.feedimport import import_feed
 
 BATCH = 1000
@@ -64,10 +70,20 @@ def _rows(batch: list[Vacancy]) -> bytes:
 
 
 def _phase(name: str, path: Path, db: str | None, schema: str | None) -> dict[str, float]:
+    prepared = []
+    if name.startswith("write-"):  # the writing side alone: rows read and prepared beforehand
+        prepared = [prepare(item, False) for item in DgpaFeedReader(path) if isinstance(item, Vacancy)]
     start_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     wall, cpu = time.perf_counter(), time.process_time()
     rows = 0
-    if name == "baseline":
+    if name.startswith("write-"):
+        options = {"copy": False} if name.endswith("-insert") else {}
+        repository = SqlVacancyRepository(db, schema=schema, **options)
+        rows = repository.import_prepared(
+            iter(prepared), Actor("benchmark"), at=dt.datetime.now(dt.UTC)
+        ).added
+        repository.close()
+    elif name == "baseline":
         for _event, element in ET.iterparse(path):
             if element.tag == "ROW":
                 _fields = {child.tag: child.text for child in element}
@@ -138,6 +154,7 @@ def main() -> int:
         ),
     )
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--only-postgres", action="store_true", help="run the PostgreSQL phases only")
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     parser.add_argument("--file", help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
@@ -160,10 +177,10 @@ def main() -> int:
             f"feed file{' (snapshot: all online on the announce date)' if args.snapshot else ''}: {args.rows:,} rows, {size / 1e6:,.0f} MB ({size / args.rows:,.0f} bytes a row), "
             f"written in {time.perf_counter() - start:.1f} s"
         )
-        for _repeat in range(2):
+        for _repeat in range(0 if args.only_postgres else 2):
             _report("baseline: ET.iterparse to dicts", _run_child("baseline", path), size)
             _report("read: DgpaFeedReader", _run_child("read", path), size)
-        for mode in ("", "-parallel"):
+        for mode in () if args.only_postgres else ("", "-parallel"):
             sqlite_url = f"sqlite:///{Path(folder) / f'import{mode}.sqlite3'}"
             label = "import into SQLite" + (", parallel read" if mode else "")
             _report(label, _run_child(f"import-sqlite{mode}", path, sqlite_url), size)
@@ -171,16 +188,20 @@ def main() -> int:
             import sqlalchemy as sa
 
             engine = sa.create_engine(args.postgres)
-            for mode in ("", "-parallel"):
+            phases = {
+                "import-postgresql": "import into PostgreSQL",
+                "import-postgresql-parallel": "import into PostgreSQL, parallel read",
+                "write-postgresql": "write into PostgreSQL, COPY",
+                "write-postgresql-insert": "write into PostgreSQL, INSERT",
+            }
+            for phase, label in phases.items():
                 schema = f"bench_{uuid.uuid4().hex[:10]}"
                 with engine.begin() as connection:
                     connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
                 try:
-                    _report(
-                        "import into PostgreSQL" + (", parallel read" if mode else ""),
-                        _run_child(f"import-postgresql{mode}", path, args.postgres, schema),
-                        size,
-                    )
+                    _report(label, _run_child(phase, path, args.postgres, schema), size)
+                except subprocess.CalledProcessError as error:  # e.g. an older twcert_vacancy
+                    print(f"  {label:<34} failed: {error.stderr.strip().splitlines()[-1]}")
                 finally:
                     with engine.begin() as connection:
                         connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

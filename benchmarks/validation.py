@@ -36,7 +36,7 @@ from _timing import fmt, machine, per_call
 
 from twcert import load_certificate
 from twcert.certificate import _load_cached
-from twcert.revocation import CRLCache, RevocationChecker
+from twcert.revocation import CARevocation, CRLCache, RevocationChecker
 from twcert.testing import FakeCA, Revoked, build_crl, random_serials
 from twcert.testing.fixtures import FixtureSet
 from twcert.validation import Validator
@@ -80,7 +80,7 @@ def main() -> None:
     validator = Validator(
         fs.pki.trust_store(),
         clock=lambda: now,
-        ca_crls=[fs.crl("GRCA2-arl")],
+        ca_revocation=CARevocation([fs.crl("GRCA2-arl")]),
         checker=RevocationChecker(crls=cache, fetch_on_demand=False),
     )
     parsed = load_certificate(leaf_der)

@@ -13,6 +13,14 @@ from . import errors as errors
 from . import idnumber as idnumber
 from . import oids as oids
 from . import revocation as revocation
+from .agency import Agency as Agency
+from .agency import AgencyResolver as AgencyResolver
+from .agency import MemoryAgencyDirectory as MemoryAgencyDirectory
+from .audit import AuditEvent as AuditEvent
+from .audit import LoggingAuditSink as LoggingAuditSink
+from .audit import MemoryAuditSink as MemoryAuditSink
+from .binding import MemoryBindingStore as MemoryBindingStore
+from .binding import unbind_account as unbind_account
 from .certificate import CAFamily as CAFamily
 from .certificate import CertificateUsage as CertificateUsage
 from .certificate import HolderKind as HolderKind
@@ -22,25 +30,43 @@ from .certificate import load_certificate as load_certificate
 from .certificate import load_certificates as load_certificates
 from .errors import CertificateParseError as CertificateParseError
 from .errors import TwcertError as TwcertError
+from .login import LoginPolicy as LoginPolicy
 from .login import LoginService as LoginService
+from .login import LoginStores as LoginStores
 from .login import Principal as Principal
 from .login import SignedChallenge as SignedChallenge
+from .personnel import MemoryPersonnelDirectory as MemoryPersonnelDirectory
+from .personnel import Person as Person
+from .pin import PinRecord as PinRecord
 from .revocation import RevocationPolicy as RevocationPolicy
 from .revocation import RevocationSources as RevocationSources
 from .trust import TrustedCA as TrustedCA
 from .trust import TrustStore as TrustStore
+from .validation import ValidationPolicy as ValidationPolicy
 from .validation import ValidationResult as ValidationResult
 from .validation import Validator as Validator
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Agency",
+    "AgencyResolver",
+    "AuditEvent",
     "CAFamily",
     "CertificateParseError",
     "CertificateUsage",
     "HolderKind",
     "IssuerInfo",
+    "LoggingAuditSink",
+    "LoginPolicy",
     "LoginService",
+    "LoginStores",
+    "MemoryAgencyDirectory",
+    "MemoryAuditSink",
+    "MemoryBindingStore",
+    "MemoryPersonnelDirectory",
+    "Person",
+    "PinRecord",
     "Principal",
     "RevocationPolicy",
     "RevocationSources",
@@ -49,6 +75,7 @@ __all__ = [
     "TrustStore",
     "TrustedCA",
     "TwcertError",
+    "ValidationPolicy",
     "ValidationResult",
     "Validator",
     "__version__",
@@ -58,6 +85,7 @@ __all__ = [
     "load_certificates",
     "oids",
     "revocation",
+    "unbind_account",
 ]
 
 # Library logging rule: never configure handlers; let the host app decide.

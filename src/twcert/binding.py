@@ -3,11 +3,13 @@
 **Binding key.** A citizen certificate is bound by :func:`binding_key`: by default the issuing
 family plus the certificate's subject ``serialNumber`` (16 digits on MOICA cards). That survives
 re-issuing a certificate with the same subject serial (e.g. a renewal that keeps it); a new card
-with a new subject serial needs the first-use step again, which binds it to the same account
-(an account may have several bindings). Public sources do not confirm what the subject serial
-identifies, so ``binding_key="certificate"`` (the SHA-256 of the certificate: every renewal
-re-binds) is available for the strictest deployments. Either way the serving status is checked
-again at every login.
+with a new subject serial needs the first-use step again; by default an account holds one
+binding (:class:`~twcert.login.LoginPolicy` ``bindings_per_account``), so an administrator
+unbinds the old card first (:func:`unbind_account`, ``twcert unbind``, the Django admin).
+Public sources do not confirm what the subject serial identifies, so
+``binding_key="certificate"`` (the SHA-256 of the certificate: every renewal re-binds) is
+available for the strictest deployments. Either way the serving status is checked again at
+every login.
 """
 
 from __future__ import annotations
@@ -17,9 +19,17 @@ import threading
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
+from .audit import AuditEvent, AuditSink, LoggingAuditSink, mask_account
 from .certificate import CAFamily, TaiwanCertificate
 
-__all__ = ["Binding", "BindingKeyKind", "BindingStore", "MemoryBindingStore", "binding_key"]
+__all__ = [
+    "Binding",
+    "BindingKeyKind",
+    "BindingStore",
+    "MemoryBindingStore",
+    "binding_key",
+    "unbind_account",
+]
 
 BindingKeyKind = Literal["subject_serial", "certificate"]
 
@@ -56,6 +66,35 @@ class BindingStore(Protocol):
 
     def unbind(self, identity: str) -> bool: ...
 
+    def for_account(self, account: str) -> list[Binding]:
+        """The account's bindings, oldest first."""
+        ...
+
+
+def unbind_account(
+    store: BindingStore,
+    account: str,
+    *,
+    actor: str,
+    audit: AuditSink | None = None,
+    now: dt.datetime | None = None,
+) -> list[Binding]:
+    """Remove every binding of ``account`` (a re-bind: its next first use binds afresh), audited
+    as ``twcert.unbind`` with the account masked. Returns what was removed."""
+    removed = [b for b in store.for_account(account) if store.unbind(b.identity)]
+    (audit or LoggingAuditSink()).emit(
+        AuditEvent(
+            event="twcert.unbind",
+            occurred_at=now or dt.datetime.now(dt.UTC),
+            outcome="success" if removed else "failure",
+            reason=None if removed else "NOT_BOUND",
+            account=mask_account(account),
+            certificate_sha256=",".join(b.certificate_sha256 for b in removed) or None,
+            detail=f"by {mask_account(actor)}: {len(removed)} binding(s) removed",
+        )
+    )
+    return removed
+
 
 class MemoryBindingStore:
     def __init__(self) -> None:
@@ -72,3 +111,8 @@ class MemoryBindingStore:
     def unbind(self, identity: str) -> bool:
         with self._lock:
             return self._bindings.pop(identity, None) is not None
+
+    def for_account(self, account: str) -> list[Binding]:
+        with self._lock:
+            found = [b for b in self._bindings.values() if b.account == account]
+        return sorted(found, key=lambda b: (b.bound_at, b.identity))

@@ -28,6 +28,7 @@ from .revocation import (
     RevocationChecker,
     RevocationStatus,
 )
+from .revocation.ca_revocation import CARevocation
 from .trust import TrustStore
 from .validation import Validator
 
@@ -36,6 +37,7 @@ __all__ = ["main"]
 # module path, extra that provides its dependencies, the commands it registers
 _PLUGINS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("twcert.validation_cli", "", ()),
+    ("twcert.revocation.sync_cli", "", ()),
     ("twcert.card.cli", "pkcs11,pcsc", ("card", "agent")),
     ("twcert_vacancy.cli", "vacancy", ("vacancy",)),
     ("twcert.demo.cli", "flask,django", ("demo",)),
@@ -193,7 +195,7 @@ def _validator(
 ) -> Validator:
     """The one place ``inspect`` builds its Validator: the defaults a login uses (HARD_FAIL, no
     test certificates), the clock of --at, and only the CRLs given."""
-    return Validator(trust, clock=lambda: at, checker=checker, ca_crls=ca_crls)
+    return Validator(trust, clock=lambda: at, checker=checker, ca_revocation=CARevocation(ca_crls))
 
 
 def _read_crl(path: str, trust: TrustStore) -> tuple[bytes, CRLIndex, TaiwanCertificate]:

@@ -10,7 +10,8 @@ unmasked national ID or name (callers pass masked values).
 
     TwcertError
     ├── ConfigurationError
-    │   └── TrustAnchorPinError
+    │   ├── TrustAnchorPinError
+    │   └── UnsafeDirectoryError
     ├── ParseError                               (bytes that are not what they claim to be)
     │   ├── CertificateParseError
     │   ├── SignatureParseError
@@ -64,6 +65,7 @@ from typing import Any, ClassVar
 __all__ = [
     "GCA_UNBLOCK_URL",
     "MOICA_UNBLOCK_URL",
+    "AccountAlreadyBound",
     "AccountNotFound",
     "AccountRequired",
     "AgencyAbolished",
@@ -79,11 +81,13 @@ __all__ = [
     "CertificateNotYetValidError",
     "CertificateParseError",
     "CertificatePolicyError",
+    "CertificatePurposeError",
     "CertificateRevokedError",
     "ChallengeBindingError",
     "ChallengeError",
     "ChallengeExpiredError",
     "ChallengeReplayedError",
+    "ChallengeStoreFullError",
     "ChallengeUnknownError",
     "ConfigurationError",
     "FinalPinTryError",
@@ -106,6 +110,7 @@ __all__ = [
     "TestCertificateRefused",
     "TrustAnchorPinError",
     "TwcertError",
+    "UnsafeDirectoryError",
     "UntrustedCertificateError",
     "UserCancelledError",
     "WrongCertificateUsageError",
@@ -230,6 +235,22 @@ class TrustAnchorPinError(ConfigurationError):
     message_en = "A trusted CA certificate does not match its configured SHA-256 pin ({sha256})."
 
 
+class UnsafeDirectoryError(ConfigurationError):
+    """A directory the library shares between processes (the CRL index directory) could be
+    written by someone other than the service's user, who could then tamper with its files."""
+
+    code = "UNSAFE_DIRECTORY"
+    message_zh = "共用目錄 {directory} 不安全（{reason}），請洽系統管理者。"
+    message_en = "The shared directory {directory} is unsafe: {reason}."
+    action_zh = (
+        "請由執行服務之使用者擁有該目錄並限制權限：chown 服務使用者 {directory} && chmod 700 {directory}。"
+    )
+    action_en = (
+        "Make the directory owned by the user the service runs as and closed to others: "
+        "chown <service user> {directory} && chmod 700 {directory}."
+    )
+
+
 class BackendUnavailableError(TwcertError):
     """A store or directory backend (database, Redis, HTTP) could not be reached."""
 
@@ -238,6 +259,17 @@ class BackendUnavailableError(TwcertError):
     message_en = "A backend service is unavailable; please try again later."
     action_zh = "請稍後再試；若持續發生請洽系統管理者。"
     action_en = "Try again later; contact the administrator if it persists."
+    http_status = 503
+
+
+class ChallengeStoreFullError(TwcertError):
+    """The in-memory challenge store holds its maximum of unexpired challenges."""
+
+    code = "CHALLENGE_STORE_FULL"
+    message_zh = "目前登入人數過多，請稍後再試。"
+    message_en = "Too many logins are pending; please try again shortly."
+    action_zh = "請稍後再試；若持續發生請洽系統管理者。"
+    action_en = "Try again in a moment; contact the administrator if it persists."
     http_status = 503
 
 
@@ -330,6 +362,18 @@ class WrongCertificateUsageError(CertificateInvalidError):
     action_en = "Log in with the card's signing certificate."
 
 
+class CertificatePurposeError(WrongCertificateUsageError):
+    """extendedKeyUsage (of the certificate or a CA above it) allows no login purpose."""
+
+    code = "CERT_PURPOSE"
+    message_zh = _CARD_INVALID_ZH + "（憑證之延伸金鑰用途不允許登入）"
+    message_en = "The certificate's extended key usage does not allow it to be used for login."
+    action_zh = "請以卡片中供身分識別之簽章憑證登入；若確為正確憑證，請洽系統管理者。"
+    action_en = (
+        "Log in with the card's signing certificate; if it is the right one, contact the administrator."
+    )
+
+
 class CertificatePolicyError(CertificateInvalidError):
     code = "CERT_POLICY"
     message_zh = _CARD_INVALID_ZH + "（憑證政策不符）"
@@ -400,6 +444,12 @@ class PinLockedError(CardError):
     action_zh = "請至 {unblock_url} 辦理鎖卡解碼。"
     action_en = "Unblock the card at {unblock_url}."
     http_status = 403
+
+    @property
+    def action_url(self) -> str | None:
+        """The unblock page as one link (``unblock_link`` when the message names two)."""
+        link = self.params.get("unblock_link") or self.params.get("unblock_url")
+        return str(link) if link else None
 
 
 class FinalPinTryError(CardError):
@@ -574,6 +624,16 @@ class HolderMismatch(LoginRefusedError):
     message_en = "The account entered and the citizen card's holder are not the same person."
     action_zh = "請輸入本人之帳號或身分證統一編號。"
     action_en = "Enter your own account or national ID."
+
+
+class AccountAlreadyBound(LoginRefusedError):
+    code = "ACCOUNT_ALREADY_BOUND"
+    message_zh = "此帳號已綁定另一張自然人憑證，無法以本憑證首次登入。"
+    message_en = "This account is already bound to another citizen card; this card cannot be bound to it."
+    action_zh = "如已換發新卡，請洽系統管理者解除原綁定後再登入。"
+    action_en = (
+        "If you have a new card, ask the administrator to re-bind (remove the old binding), then log in."
+    )
 
 
 class AgencyCodeUnknown(LoginRefusedError):

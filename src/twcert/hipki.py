@@ -167,14 +167,22 @@ class HipkiSignResponse:
 
     @classmethod
     def parse(cls, data: Mapping[str, Any] | str | bytes) -> HipkiSignResponse:
-        """Parse a response given as a dict or its JSON text; malformed → ResponseParseError."""
-        if isinstance(data, str | bytes):
+        """Parse a response given as a dict or its JSON text.
+
+        :raises ResponseParseError: the text or mapping is not a ``/sign`` response.
+        :raises TypeError: ``data`` is neither text, bytes nor a mapping.
+        """
+        if isinstance(data, str | bytes | bytearray):
             if len(data) > 256 * 1024:
                 raise ResponseParseError("response too large")
             try:
                 data = json.loads(data)
             except (ValueError, UnicodeDecodeError) as exc:
                 raise ResponseParseError(f"response is not JSON: {exc}") from None
+            except RecursionError:  # "[" * 100000: the decoder recurses per nesting level
+                raise ResponseParseError("response is not JSON: nested too deeply") from None
+        elif not isinstance(data, Mapping):
+            raise TypeError(f"a HiPKI response must be JSON text or a mapping, not {type(data).__name__}")
         if not isinstance(data, Mapping):
             raise ResponseParseError("response is not a JSON object")
         if "ret_code" not in data:
@@ -201,6 +209,8 @@ class HipkiSignResponse:
         if card_serial is not None and not isinstance(card_serial, str):
             raise ResponseParseError("cardSN is not a string")
         func = data.get("func", "sign")
+        if not isinstance(func, str):
+            raise ResponseParseError("func is not a string")
         message = data.get("message")
         return cls(
             ret_code=ret_code,
@@ -208,7 +218,7 @@ class HipkiSignResponse:
             signature=signature,
             certb64=certb64 or None,
             card_serial=card_serial or None,
-            func=str(func),
+            func=func,
             message=message if isinstance(message, str) else None,
         )
 

@@ -18,16 +18,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from . import idnumber
+from .agency.directory import Agency
 from .agency.resolver import AgencyResolver
 from .audit import AuditEvent, AuditSink, LoggingAuditSink, mask_account, masked_card
 from .binding import Binding, BindingKeyKind, BindingStore, binding_key
 from .certificate import CAFamily, TaiwanCertificate, load_certificate
 from .challenge import DEFAULT_CHALLENGE_TTL, Challenge, NonceStore, issue_challenge
 from .errors import (
+    AccountAlreadyBound,
     AccountNotFound,
     AccountRequired,
     CertificateNotAccepted,
@@ -40,11 +42,21 @@ from .errors import (
 )
 from .hipki import HipkiSignResponse
 from .personnel import Person, PersonnelDirectory
-from .pin import PinAttemptLedger, from_hipki, unblock_url
+from .pin import PinRecord, from_hipki, unblock_address, unblock_url
 from .signature import VerifiedSignature, verify_cms, verify_pkcs1
 from .validation import ValidationResult, Validator
 
-__all__ = ["LoginService", "Principal", "PrincipalKind", "SignedChallenge"]
+__all__ = [
+    "BindingsPerAccount",
+    "LoginPolicy",
+    "LoginService",
+    "LoginStores",
+    "Principal",
+    "PrincipalKind",
+    "SignedChallenge",
+]
+
+DEFAULT_MAX_SKEW = dt.timedelta(minutes=5)
 
 PrincipalKind = Literal["citizen", "agency"]
 
@@ -109,60 +121,104 @@ class Principal:
         }
 
 
-class LoginService:
-    """Run the manual's login flow over pluggable stores.
+BindingsPerAccount = Literal["one", "many"]
 
-    :param validator: certificate validation (trust, revocation, test certificates, families).
-    :param nonces: where challenges wait (memory, SQL, Redis: :mod:`twcert.stores`).
-    :param personnel: the personnel directory (citizen cards).
-    :param bindings: first-use bindings (citizen cards).
-    :param agencies: the agency resolver over the agency-code file (agency cards).
-    :param pin_ledger: counts wrong PINs per card where the card reports no counter.
+
+@dataclass(frozen=True, slots=True)
+class LoginPolicy:
+    """What a deployment decides about logins (every field has the safe default).
+
     :param signature_type: what the login page asks HiPKI for ("PKCS7" or "PKCS1"); "any"
         accepts both, telling them apart by structure.
     :param binding_key: see :mod:`twcert.binding`.
     :param require_signing_time: CMS signatures must carry signingTime within ``max_skew``.
+    :param max_skew: clock difference allowed between the card's host and the server; also how
+        long past its expiry a consumed challenge is remembered (see
+        :func:`twcert.challenge.retained_until`).
+    :param challenge_ttl: how long an issued challenge may be answered.
+    :param allow_sha1: accept SHA-1 signatures (old cards).
+    :param bindings_per_account: "one" (default): an account bound to one certificate identity
+        refuses another identity's first use (:class:`~twcert.errors.AccountAlreadyBound`);
+        "many" lets an account collect bindings.
+    """
+
+    signature_type: Literal["PKCS7", "PKCS1", "any"] = "any"
+    binding_key: BindingKeyKind = "subject_serial"
+    require_signing_time: bool = False
+    max_skew: dt.timedelta = DEFAULT_MAX_SKEW
+    challenge_ttl: dt.timedelta = DEFAULT_CHALLENGE_TTL
+    allow_sha1: bool = False
+    bindings_per_account: BindingsPerAccount = "one"
+
+    def __post_init__(self) -> None:
+        if self.bindings_per_account not in ("one", "many"):
+            raise ValueError('bindings_per_account must be "one" or "many"')
+        if self.challenge_ttl <= dt.timedelta(0):
+            raise ValueError("challenge_ttl must be positive")
+
+
+@dataclass(frozen=True, slots=True)
+class LoginStores:
+    """Where a login's state lives (memory, SQL, Redis, Django: :mod:`twcert.stores`).
+
+    :param nonces: issued challenges.
+    :param personnel: the personnel directory (citizen cards).
+    :param bindings: first-use bindings (citizen cards).
+    :param agencies: the agency resolver over the agency-code file (agency cards).
+    :param pin_record: the advisory PIN record (what the page shows after wrong PINs).
+    """
+
+    nonces: NonceStore
+    personnel: PersonnelDirectory | None = None
+    bindings: BindingStore | None = None
+    agencies: AgencyResolver | None = None
+    pin_record: PinRecord | None = None
+
+
+class LoginService:
+    """Run the manual's login flow over pluggable stores.
+
+    :param validator: certificate validation (trust, revocation, test certificates, families).
+    :param stores: :class:`LoginStores`.
+    :param policy: :class:`LoginPolicy`.
+    :param audit: where audit events go (default: the ``twcert.audit`` logger).
+    :param clock: the current time (default: the validator's clock).
     """
 
     def __init__(
         self,
-        *,
         validator: Validator,
-        nonces: NonceStore,
-        personnel: PersonnelDirectory | None = None,
-        bindings: BindingStore | None = None,
-        agencies: AgencyResolver | None = None,
-        pin_ledger: PinAttemptLedger | None = None,
+        stores: LoginStores,
+        policy: LoginPolicy | None = None,
+        *,
         audit: AuditSink | None = None,
         clock: Callable[[], dt.datetime] | None = None,
-        challenge_ttl: dt.timedelta = DEFAULT_CHALLENGE_TTL,
-        signature_type: Literal["PKCS7", "PKCS1", "any"] = "any",
-        allow_sha1: bool = False,
-        binding_key: BindingKeyKind = "subject_serial",
-        require_signing_time: bool = False,
-        max_skew: dt.timedelta = dt.timedelta(minutes=5),
     ) -> None:
         self.validator = validator
-        self.nonces = nonces
-        self.personnel = personnel
-        self.bindings = bindings
-        self.agencies = agencies
-        self.pin_ledger = pin_ledger
+        self.stores = stores
+        self.policy = policy or LoginPolicy()
         self.audit = audit or LoggingAuditSink()
         self.clock = clock or validator.clock
-        self.challenge_ttl = challenge_ttl
-        self.signature_type = signature_type
-        self.allow_sha1 = allow_sha1
-        self.binding_key_kind = binding_key
-        self.require_signing_time = require_signing_time
-        self.max_skew = max_skew
+
+    @property
+    def nonces(self) -> NonceStore:
+        """The challenge store (``stores.nonces``); assigning it replaces that store only."""
+        return self.stores.nonces
+
+    @nonces.setter
+    def nonces(self, value: NonceStore) -> None:
+        self.stores = replace(self.stores, nonces=value)
+
+    @property
+    def signature_type(self) -> Literal["PKCS7", "PKCS1", "any"]:
+        return self.policy.signature_type
 
     # -- step 1 --------------------------------------------------------------------------------
 
     def issue_challenge(self, session_id: str, origin: str) -> Challenge:
         """Issue and store a challenge; give ``challenge.tbs`` to the card to sign."""
-        challenge = issue_challenge(session_id, origin, self.clock(), self.challenge_ttl)
-        self.nonces.put(challenge)
+        challenge = issue_challenge(session_id, origin, self.clock(), self.policy.challenge_ttl)
+        self.stores.nonces.put(challenge)
         return challenge
 
     # -- steps 2–4 -----------------------------------------------------------------------------
@@ -175,10 +231,14 @@ class LoginService:
         *,
         session_id: str | None = None,
         origin: str | None = None,
+        card_hint: CAFamily | str | None = None,
     ) -> Principal:
         """Finish a login: return the :class:`Principal` or raise the catalogued error.
 
         ``session_id`` and ``origin`` must be those the challenge was issued for.
+        ``card_hint`` is the card type the user chose on the login page ("MOICA" or "GCA"):
+        it only picks the unblock address shown for a locked card whose failure report
+        carries no certificate.
         """
         now = self.clock()
         context: dict[str, Any] = {
@@ -187,7 +247,9 @@ class LoginService:
             "account": mask_account(account),
         }
         try:
-            principal = self._complete(challenge_id, response, account, session_id, origin, now, context)
+            principal = self._complete(
+                challenge_id, response, account, session_id, origin, _family_hint(card_hint), now, context
+            )
         except TwcertError as exc:
             self._audit(now, "failure", exc.code, context, detail=exc.detail)
             raise
@@ -206,73 +268,105 @@ class LoginService:
         account: str | None,
         session_id: str | None,
         origin: str | None,
+        hint: CAFamily | None,
         now: dt.datetime,
         context: dict[str, Any],
     ) -> Principal:
-        challenge = self.nonces.consume(challenge_id, now).unwrap(now)
+        # 1. The challenge: live, unused, this session's and this site's (a failure report
+        #    uses it up too, so one challenge carries at most one report).
+        challenge = self.stores.nonces.consume(challenge_id, now).unwrap(now)
         challenge.check_binding(session_id, origin)
-        signed = self._signed_from(response, context)
-        if signed.card_serial:
-            context["card_serial"] = masked_card(signed.card_serial)
+        # 2. The card's answer: a failure report ends here; a signature must be over the challenge.
+        signed = self._signed_from(response, context, hint)
         verified = self._verify_signature(signed, challenge, now)
         cert = verified.certificate
         context.update(certificate_sha256=cert.sha256, certificate_serial=f"{cert.serial_number:x}")
-        card_serial = signed.card_serial or verified.card_serial
-        pin_status = None
-        if self.pin_ledger is not None and card_serial:
-            # The card accepted the PIN (it signed), but a card the ledger holds locked stays
-            # refused until an unblock is recorded, as the manual requires.
-            pin_status = self.pin_ledger.status(card_serial)
-            if pin_status.locked:
-                raise PinLockedError("card locked per the PIN ledger", unblock_url=unblock_url(cert.family))
+        # 3. The certificate: chain, validity, revocation, family.
         result = self.validator.validate(cert)
         context["family"] = result.family.value
-        if (
-            self.pin_ledger is not None
-            and card_serial
-            and pin_status is not None
-            and (pin_status.tries_left != self.pin_ledger.limit)
-        ):
-            self.pin_ledger.store.reset(card_serial)  # a success ends a run of failures
+        # A valid signature proves its card was not locked: its PIN record ends.
+        self._clear_pin_record(verified)
+        card_serial = verified.card_serial or signed.card_serial
+        # 4. Who: a serving citizen bound to an account, or a listed agency.
         if result.family is CAFamily.MOICA:
-            return self._citizen(result, card_serial, account, now, context)
+            person, first_use = self._citizen(result, account, now, context)
+            return self._principal(result, card_serial, now, person=person, first_use=first_use)
         if result.family in (CAFamily.GCA, CAFamily.GTESTCA):
-            return self._agency(result, card_serial, now, context)
+            if self.stores.agencies is None:
+                raise CertificateNotAccepted("agency login is not configured (no agency-code file)")
+            agency = self.stores.agencies.agency_for(cert)
+            context["agency_code"] = agency.code
+            return self._principal(result, card_serial, now, agency=agency)
         raise CertificateNotAccepted(f"family {result.family.value} has no login flow")
+
+    def _clear_pin_record(self, verified: VerifiedSignature) -> None:
+        record = self.stores.pin_record
+        if record is None:
+            return
+        # The certificate, and the card number signed into the CMS: never a number the
+        # client merely names beside the signature.
+        keys = [PinRecord.certificate_key(verified.certificate.sha256)]
+        if verified.card_serial and verified.card_serial.strip():
+            keys.append(PinRecord.card_key(verified.card_serial))
+        record.clear(*keys)
 
     def _signed_from(
         self,
         response: Mapping[str, Any] | str | bytes | SignedChallenge | HipkiSignResponse,
         context: dict[str, Any],
+        hint: CAFamily | None,
     ) -> SignedChallenge:
         if isinstance(response, SignedChallenge):
+            if response.card_serial:
+                context["card_serial"] = masked_card(response.card_serial)
             return response
         parsed = response if isinstance(response, HipkiSignResponse) else HipkiSignResponse.parse(response)
         if parsed.card_serial:
             context["card_serial"] = masked_card(parsed.card_serial)
         if not parsed.ok:
-            self._record_pin_failure(parsed)
+            self._report_pin_failure(parsed, hint)
             error = parsed.error()
             assert error is not None
             raise error
         if parsed.signature is None:
             raise ResponseParseError("successful sign response without a signature")
-        return SignedChallenge(parsed.signature, self.signature_type, parsed.certb64, parsed.card_serial)
+        return SignedChallenge(
+            parsed.signature, self.policy.signature_type, parsed.certb64, parsed.card_serial
+        )
 
-    def _record_pin_failure(self, parsed: HipkiSignResponse) -> None:
+    def _report_pin_failure(self, parsed: HipkiSignResponse, hint: CAFamily | None) -> None:
+        """An unsigned failure report: count it (toward "locked" only) and raise what to show."""
         status = from_hipki(parsed.ret_code, parsed.last_error)
-        if status is None or self.pin_ledger is None or not parsed.card_serial:
+        if status is None:
             return
-        family = None
+        family = hint
+        sha256 = None
         if parsed.certb64:
             try:
-                family = load_certificate(parsed.certb64).family
+                reported = load_certificate(parsed.certb64)
+                family, sha256 = reported.family, reported.sha256
             except TwcertError:
-                family = None
-        recorded = self.pin_ledger.record(parsed.card_serial, status)
-        if recorded.locked:
-            raise PinLockedError("card locked after repeated wrong PINs", unblock_url=unblock_url(family))
-        recorded.raise_for_status(family)
+                pass
+        record = self.stores.pin_record
+        # The card the report names (its certificate, else its number): a report can only
+        # push that card toward "locked", never clear anything. Keyed so that the card's next
+        # valid signature clears it (the certificate always; the number when signed in).
+        key = (
+            PinRecord.certificate_key(sha256)
+            if sha256
+            else PinRecord.card_key(parsed.card_serial)
+            if parsed.card_serial and parsed.card_serial.strip()
+            else None
+        )
+        if record is not None and key is not None:
+            status = record.report_failure(key, status)
+        if status.locked:
+            raise PinLockedError(
+                "card locked after repeated wrong PINs",
+                unblock_url=unblock_address(family),
+                unblock_link=unblock_url(family),
+            )
+        status.raise_for_status(family)
 
     def _verify_signature(
         self, signed: SignedChallenge, challenge: Challenge, now: dt.datetime
@@ -301,7 +395,7 @@ class LoginService:
                 challenge.tbs,
                 cert,
                 hash_algorithm=signed.hash_algorithm,
-                allow_sha1=self.allow_sha1,
+                allow_sha1=self.policy.allow_sha1,
             )
         return self._verify_cms(signed, challenge, cert, now)
 
@@ -313,61 +407,54 @@ class LoginService:
             challenge.tbs,
             certificate=cert,
             now=now,
-            max_skew=self.max_skew,
-            require_signing_time=self.require_signing_time,
-            allow_sha1=self.allow_sha1,
+            max_skew=self.policy.max_skew,
+            require_signing_time=self.policy.require_signing_time,
+            allow_sha1=self.policy.allow_sha1,
         )
 
     # -- citizen cards ---------------------------------------------------------------------------
 
     def _citizen(
-        self,
-        result: ValidationResult,
-        card_serial: str | None,
-        account: str | None,
-        now: dt.datetime,
-        context: dict[str, Any],
-    ) -> Principal:
-        if self.personnel is None or self.bindings is None:
+        self, result: ValidationResult, account: str | None, now: dt.datetime, context: dict[str, Any]
+    ) -> tuple[Person, bool]:
+        """The serving person this citizen card logs in as, and whether this login bound it."""
+        personnel, bindings = self.stores.personnel, self.stores.bindings
+        if personnel is None or bindings is None:
             raise CertificateNotAccepted("citizen login is not configured (no personnel directory/bindings)")
         cert = result.certificate
         context["holder"] = idnumber.mask_name(cert.holder_name)
-        identity = binding_key(cert, self.binding_key_kind, family=result.family)
-        existing = self.bindings.get(identity)
-        first_use = existing is None
+        identity = binding_key(cert, self.policy.binding_key, family=result.family)
+        existing = bindings.get(identity)
         if existing is not None:
-            person = self.personnel.get(existing.account)
+            person = personnel.get(existing.account)
             if person is None:
                 raise AccountNotFound("the bound account is no longer in the personnel database")
         else:
             if not account or not account.strip():
                 raise AccountRequired("first login with this certificate")
-            person = self.personnel.find(account)
+            person = personnel.find(account)
             if person is None:
                 raise AccountNotFound("no such account or national ID")
         if not person.in_service:
             raise NotInService("the person has left the service")
         self._check_holder(cert, person)
-        if first_use:
-            stored = self.bindings.bind(Binding(identity, person.account, now, cert.sha256))
-            if stored.account != person.account:
-                raise HolderMismatch("this certificate is already bound to another account")
-        return Principal(
-            kind="citizen",
-            principal_id=person.account,
-            account=person.account,
-            agency_code=person.agency_code,
-            agency_name=None,
-            display_name=person.name,
-            certificate_sha256=cert.sha256,
-            certificate_serial=f"{cert.serial_number:x}",
-            family=result.family,
-            generation=result.generation,
-            card_serial=card_serial,
-            authenticated_at=now,
-            first_use=first_use,
-            revocation_source=result.revocation.source,
-        )
+        if existing is None:
+            self._bind(bindings, Binding(identity, person.account, now, cert.sha256))
+        return person, existing is None
+
+    def _bind(self, bindings: BindingStore, binding: Binding) -> None:
+        """First use: bind, keeping to one identity per account unless the policy says "many"."""
+        one = self.policy.bindings_per_account == "one"
+        if one and _bound_elsewhere(bindings, binding):
+            raise AccountAlreadyBound("the account is bound to another certificate identity")
+        stored = bindings.bind(binding)
+        if stored.account != binding.account:
+            raise HolderMismatch("this certificate is already bound to another account")
+        if one and stored == binding and _bound_elsewhere(bindings, binding):
+            # Two identities raced to bind one account: each that sees the other withdraws
+            # (both may, and the user tries again); never do both stay.
+            bindings.unbind(binding.identity)
+            raise AccountAlreadyBound("another certificate identity bound the account meanwhile")
 
     @staticmethod
     def _check_holder(cert: TaiwanCertificate, person: Person) -> None:
@@ -379,16 +466,41 @@ class LoginService:
         if "".join((cert.holder_name or "").split()) != "".join(person.name.split()):
             raise HolderMismatch("name on the certificate differs from the account's name")
 
-    # -- agency cards ----------------------------------------------------------------------------
+    # -- the result ------------------------------------------------------------------------------
 
-    def _agency(
-        self, result: ValidationResult, card_serial: str | None, now: dt.datetime, context: dict[str, Any]
+    @staticmethod
+    def _principal(
+        result: ValidationResult,
+        card_serial: str | None,
+        now: dt.datetime,
+        *,
+        person: Person | None = None,
+        first_use: bool = False,
+        agency: Agency | None = None,
     ) -> Principal:
-        if self.agencies is None:
-            raise CertificateNotAccepted("agency login is not configured (no agency-code file)")
+        """The one place a :class:`Principal` is made (a citizen's ``person`` or an ``agency``)."""
         cert = result.certificate
-        agency = self.agencies.agency_for(cert)
-        context["agency_code"] = agency.code
+        common: dict[str, Any] = {
+            "certificate_sha256": cert.sha256,
+            "certificate_serial": f"{cert.serial_number:x}",
+            "family": result.family,
+            "generation": result.generation,
+            "card_serial": card_serial,
+            "authenticated_at": now,
+            "revocation_source": result.revocation.source,
+        }
+        if person is not None:
+            return Principal(
+                kind="citizen",
+                principal_id=person.account,
+                account=person.account,
+                agency_code=person.agency_code,
+                agency_name=None,
+                display_name=person.name,
+                first_use=first_use,
+                **common,
+            )
+        assert agency is not None
         return Principal(
             kind="agency",
             principal_id=agency.code,
@@ -396,13 +508,7 @@ class LoginService:
             agency_code=agency.code,
             agency_name=agency.name,
             display_name=agency.name,
-            certificate_sha256=cert.sha256,
-            certificate_serial=f"{cert.serial_number:x}",
-            family=result.family,
-            generation=result.generation,
-            card_serial=card_serial,
-            authenticated_at=now,
-            revocation_source=result.revocation.source,
+            **common,
         )
 
     # -- audit -----------------------------------------------------------------------------------
@@ -433,3 +539,16 @@ class LoginService:
                 detail=detail,
             )
         )
+
+
+def _bound_elsewhere(bindings: BindingStore, binding: Binding) -> bool:
+    return any(b.identity != binding.identity for b in bindings.for_account(binding.account))
+
+
+def _family_hint(hint: CAFamily | str | None) -> CAFamily | None:
+    """The card type the login page says the user chose; anything else is no hint."""
+    if isinstance(hint, CAFamily):
+        return hint if hint in (CAFamily.MOICA, CAFamily.GCA) else None
+    if isinstance(hint, str):
+        return {"MOICA": CAFamily.MOICA, "GCA": CAFamily.GCA}.get(hint.strip().upper())
+    return None

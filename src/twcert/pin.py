@@ -10,8 +10,13 @@ Sources and what they say:
   0x80000002 (2 tries left), 0x80000001 (1 try left) or 0xA4 (locked).
 
 Sources that report no counter (bare 6300, PKCS#11 modules without the flags, SoftHSM) are
-counted by :class:`PinAttemptLedger`, keyed by card serial, so the library refuses the attempt
+counted by :class:`PinAttemptLedger`, keyed by card serial, so the card tools refuse the attempt
 that would lock the card, and every attempt after a lock, until an unblock is recorded.
+
+A web login keeps a :class:`PinRecord` instead: it is *advisory*. The card itself enforces the
+lock (a card that produced a valid signature was not locked), and what a browser reports about
+PIN failures is unsigned, so the record only decides what the login page shows (tries left,
+then the unblock address) and never refuses a valid signature.
 """
 
 from __future__ import annotations
@@ -42,10 +47,13 @@ __all__ = [
     "PinAttemptLedger",
     "PinCounterStore",
     "PinOutcome",
+    "PinRecord",
     "PinStatus",
     "from_hipki",
     "from_pkcs11",
     "from_status_word",
+    "normalize_card",
+    "unblock_address",
     "unblock_url",
 ]
 
@@ -116,8 +124,22 @@ class PinStatus:
 
 
 def unblock_url(family: CAFamily | None) -> str:
-    """Where a locked card of ``family`` is unblocked (the manual's addresses)."""
+    """Where a locked card of ``family`` is unblocked (the manual's addresses; MOICA's when the
+    family is unknown, as a single link)."""
     return GCA_UNBLOCK_URL if family is CAFamily.GCA else MOICA_UNBLOCK_URL
+
+
+def unblock_address(family: CAFamily | None) -> str:
+    """The unblock address to *show*: the family's, or with no family known both, the
+    citizen-card address first, then the agency-card one."""
+    if family is None:
+        return f"{MOICA_UNBLOCK_URL} （自然人憑證 citizen card）、{GCA_UNBLOCK_URL} （機關憑證 agency card）"
+    return unblock_url(family)
+
+
+def normalize_card(card_serial: str) -> str:
+    """A card number as the PIN records key it: no spaces, upper case."""
+    return "".join(card_serial.split()).upper()
 
 
 def from_status_word(sw1: int, sw2: int) -> PinStatus:
@@ -188,6 +210,10 @@ class PinCounterStore(Protocol):
 
     def set(self, key: str, count: int) -> None: ...
 
+    def raise_to(self, key: str, count: int) -> int:
+        """Make the count at least ``count`` (never lower it); return the new count."""
+        ...
+
     def reset(self, key: str) -> None: ...
 
 
@@ -247,3 +273,68 @@ class PinAttemptLedger:
     def record_unblock(self, card_serial: str) -> None:
         """The card was unblocked (MOICA/GCA unblock service): accept attempts again."""
         self.store.reset(card_serial)
+
+
+class PinRecord:
+    """The login flow's advisory record of wrong PINs, per card.
+
+    Only signatures decide a login; this record only chooses what the page shows. Its verbs:
+
+    * :meth:`report_failure` — an unsigned failure report (the caller has already consumed a live
+      challenge of the reporting session for it). It can only move the card toward "locked":
+      a count is never lowered by a report, a lock never lifted.
+    * :meth:`clear` — a valid signature by a valid certificate proved ``key``'s card was not
+      locked: its count ends.
+    * :meth:`record_unblock` — an administrator records an unblock.
+
+    Keys: a failure report that carries the card's certificate counts under the certificate
+    (:meth:`certificate_key`), one with only a card number under that number (:meth:`card_key`).
+    A valid signature clears its certificate's key and, when the card number is signed into the
+    CMS, that number's key; a number merely written beside a signature clears nothing.
+    """
+
+    def __init__(self, store: PinCounterStore, *, limit: int = DEFAULT_PIN_TRIES) -> None:
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        self.store = store
+        self.limit = limit
+
+    @staticmethod
+    def card_key(card_serial: str) -> str:
+        """The key of a card number (normalised: spaces, case)."""
+        return normalize_card(card_serial)
+
+    @staticmethod
+    def certificate_key(certificate_sha256: str) -> str:
+        """The key of a certificate (a certificate lives on exactly one card); 53 characters,
+        so it fits the stores' 64-character card column."""
+        return f"cert:{certificate_sha256[:48]}"
+
+    def status(self, key: str) -> PinStatus:
+        failures = self.store.get(key)
+        left = max(self.limit - failures, 0)
+        return PinStatus(PinOutcome.LOCKED if left == 0 else PinOutcome.UNKNOWN, left, "record")
+
+    def report_failure(self, key: str, reported: PinStatus) -> PinStatus:
+        """Count one reported failure; return what the page should show (tries left, or locked)."""
+        if reported.locked:
+            failures = self.store.raise_to(key, self.limit)
+        elif reported.outcome is PinOutcome.INCORRECT and reported.tries_left is not None:
+            failures = self.store.raise_to(key, self.limit - max(reported.tries_left, 0))
+        elif reported.outcome is PinOutcome.INCORRECT:
+            failures = self.store.increment(key)
+        else:
+            return reported  # wrong length, accepted, unknown: nothing counted
+        left = max(self.limit - failures, 0)
+        return PinStatus(PinOutcome.LOCKED if left == 0 else PinOutcome.INCORRECT, left, reported.source)
+
+    def clear(self, *keys: str) -> None:
+        """A valid signature proved this card unlocked: end its runs of failures (reads, and
+        a write only where there was a run)."""
+        for key in keys:
+            if self.store.get(key):
+                self.store.reset(key)
+
+    def record_unblock(self, key: str) -> None:
+        """The card was unblocked (MOICA/GCA unblock service)."""
+        self.store.reset(normalize_card(key) if not key.startswith("cert:") else key)

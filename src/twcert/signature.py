@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Final, Protocol, cast
@@ -35,7 +34,15 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from ._der import SignedDataParts, SignerInfoParts, decode_oid, read_signed_data, read_tlv
+from ._der import (
+    DERError,
+    SignedDataParts,
+    SignerInfoParts,
+    decode_oid,
+    parse_time,
+    read_signed_data,
+    read_tlv,
+)
 from .certificate import TaiwanCertificate, load_certificate
 from .errors import CertificateParseError, SignatureMismatchError, SignatureParseError
 from .oids import CARD_SERIAL
@@ -424,59 +431,33 @@ class _Asn1Reader:
 # -- the strict DER reader: the usual shape, fast --------------------------------------------------
 
 _DATA: Final = "1.2.840.113549.1.7.1"
-_UTC_TIME: Final = 0x17
-_UTC_TIME_DER: Final = re.compile(rb"[0-9]{12}Z")
-_GENERALIZED_TIME: Final = 0x18
 
 
 def _oid_value(encoded: bytes) -> str:
     tag, content = read_tlv(encoded)
     if tag != 0x06:
-        raise ValueError("not an OBJECT IDENTIFIER")
+        raise DERError("not an OBJECT IDENTIFIER")
     return decode_oid(content)
 
 
 def _octets_value(encoded: bytes) -> bytes:
     tag, content = read_tlv(encoded)
     if tag != 0x04:
-        raise ValueError("not a primitive OCTET STRING")
+        raise DERError("not a primitive OCTET STRING")
     return content
 
 
-def _utc_time(content: bytes) -> dt.datetime | None:
-    """The DER form of UTCTime (X.690 §11.8, YYMMDDHHMMSSZ) as asn1crypto reads it: years 50–99
-    are 19xx. None for any other form."""
-    if not _UTC_TIME_DER.fullmatch(content):
-        return None
-    year = int(content[0:2])
-    return dt.datetime(
-        year + (2000 if year < 50 else 1900),
-        int(content[2:4]),
-        int(content[4:6]),
-        int(content[6:8]),
-        int(content[8:10]),
-        int(content[10:12]),
-        tzinfo=dt.UTC,
-    )
-
-
 def _time_value(encoded: bytes) -> dt.datetime:
+    """The DER forms of UTCTime and GeneralizedTime, read as asn1crypto reads them; any other
+    form (offsets, fractions) raises, which hands the CMS to :class:`_Asn1Reader`."""
     tag, content = read_tlv(encoded)
-    if tag == _UTC_TIME:
-        value = _utc_time(content) or asn1_core.UTCTime.load(encoded).native
-    elif tag == _GENERALIZED_TIME:
-        value = asn1_core.GeneralizedTime.load(encoded).native
-    else:
-        raise ValueError("not a Time")
-    if not isinstance(value, dt.datetime):
-        raise ValueError("time outside the datetime range")
-    return value
+    return parse_time(tag, content)
 
 
 def _sequence_value(encoded: bytes) -> bytes:
     tag, _content = read_tlv(encoded)
     if tag != 0x30:
-        raise ValueError("not a SEQUENCE")
+        raise DERError("not a SEQUENCE")
     return encoded
 
 

@@ -211,6 +211,9 @@ class SqlVacancyRepository:
         (``PRAGMA mmap_size``; default 256 MiB, 0 for none). Turn it off where storage can fail
         under a running process (network file systems): a failed read of a mapped page ends the
         process with SIGBUS instead of raising an error.
+    :param copy: PostgreSQL with psycopg only: write bulk inserts (imports) with ``COPY``; False
+        sends them as ``INSERT`` rows (for a connection pooler or proxy that refuses ``COPY``).
+        Both store the same rows.
     """
 
     def __init__(
@@ -222,6 +225,7 @@ class SqlVacancyRepository:
         create: bool = True,
         engine: Engine | None = None,
         sqlite_mmap_bytes: int = DEFAULT_SQLITE_MMAP_BYTES,
+        copy: bool = True,
     ) -> None:
         try:
             # hide_parameters: SQL errors would otherwise carry the row, personal fields included.
@@ -241,6 +245,11 @@ class SqlVacancyRepository:
         self._insert_sql: dict[tuple[str, tuple[str, ...]], str] = {}
         self._exists_sql: dict[int, str] = {}
         self._sqlite = self.engine.dialect.name == "sqlite"
+        self._copy_ok = (
+            copy and self.engine.dialect.name == "postgresql" and self.engine.dialect.driver == "psycopg"
+        )
+        self._copy_types: dict[tuple[str, tuple[str, ...]], list[int]] = {}
+        self._lz4: bool | None = None  # whether the PostgreSQL server can compress with LZ4
         self.metadata = sa.MetaData(schema=schema)
         self.vacancies, self.places, self.audit = _tables(self.metadata, prefix)
         v = self.vacancies
@@ -392,16 +401,27 @@ class SqlVacancyRepository:
     def _existing(self, connection: Connection, work_ids: list[str]) -> dict[str, Vacancy]:
         """The stored vacancies among ``work_ids``: one plain query for which exist (on a fresh
         import, none), the full rows only for those."""
-        sql = self._exists_sql.get(len(work_ids))
-        if sql is None:
-            preparer = connection.dialect.identifier_preparer
-            marker = "?" if connection.dialect.paramstyle in ("qmark", "numeric") else "%s"
-            sql = (
-                f"SELECT work_id FROM {preparer.format_table(self.vacancies)} "
-                f"WHERE work_id IN ({', '.join(marker for _ in work_ids)})"
-            )
-            self._exists_sql = {len(work_ids): sql}  # an import's batches share one size
-        found = [row[0] for row in connection.exec_driver_sql(sql, tuple(work_ids))]
+        parameters: tuple[Any, ...]
+        if self._copy_ok:
+            # One array parameter: psycopg parses a 2,000-marker IN list anew for every batch
+            # (about 17 µs a row of the import's client time).
+            sql = self._exists_sql.get(0)
+            if sql is None:
+                table = connection.dialect.identifier_preparer.format_table(self.vacancies)
+                sql = self._exists_sql[0] = f"SELECT work_id FROM {table} WHERE work_id = ANY(%s)"
+            parameters = (work_ids,)
+        else:
+            sql = self._exists_sql.get(len(work_ids))
+            if sql is None:
+                preparer = connection.dialect.identifier_preparer
+                marker = "?" if connection.dialect.paramstyle in ("qmark", "numeric") else "%s"
+                sql = (
+                    f"SELECT work_id FROM {preparer.format_table(self.vacancies)} "
+                    f"WHERE work_id IN ({', '.join(marker for _ in work_ids)})"
+                )
+                self._exists_sql = {len(work_ids): sql}  # an import's batches share one size
+            parameters = tuple(work_ids)
+        found = [row[0] for row in connection.exec_driver_sql(sql, parameters)]
         if not found:
             return {}
         rows = connection.execute(self._by_ids, {"ids": found}).mappings().all()
@@ -418,11 +438,7 @@ class SqlVacancyRepository:
         parameter processing in SQLAlchemy was most of an import's time."""
         if not values:
             return
-        if (
-            len(values) >= _COPY_FROM
-            and connection.dialect.name == "postgresql"
-            and connection.dialect.driver == "psycopg"
-        ):
+        if self._copy_ok and len(values) >= _COPY_FROM:
             self._copy(connection, table, columns, values)
             return
         key = (table.name, columns)
@@ -436,21 +452,29 @@ class SqlVacancyRepository:
             self._insert_sql[key] = sql
         connection.exec_driver_sql(sql, values)
 
-    @staticmethod
     def _copy(
-        connection: Connection, table: sa.Table, columns: tuple[str, ...], values: list[tuple[Any, ...]]
+        self, connection: Connection, table: sa.Table, columns: tuple[str, ...], values: list[tuple[Any, ...]]
     ) -> None:
-        """PostgreSQL's COPY, in the same transaction: several times faster than INSERTs for imports."""
+        """PostgreSQL's binary COPY, in the same transaction: the server parses no text and the
+        client escapes none (a third of the client's time per row with text COPY)."""
         preparer = connection.dialect.identifier_preparer
         names = ", ".join(preparer.quote(c) for c in columns)
+        target = preparer.format_table(table)
         driver: Any = connection.connection.driver_connection
-        statement = f"COPY {preparer.format_table(table)} ({names}) FROM STDIN"
         import psycopg  # present: the dialect's driver
 
         try:
-            with driver.cursor() as cursor, cursor.copy(statement) as copy:
-                for row in values:
-                    copy.write_row(row)
+            with driver.cursor() as cursor:
+                key = (table.name, columns)
+                types = self._copy_types.get(key)
+                if types is None:
+                    # The columns' own type OIDs, once: binary COPY needs each value's exact type.
+                    cursor.execute(f"SELECT {names} FROM {target} LIMIT 0")
+                    types = self._copy_types[key] = [column.type_code for column in cursor.description]
+                with cursor.copy(f"COPY {target} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
+                    copy.set_types(types)
+                    for row in values:
+                        copy.write_row(row)
         except psycopg.IntegrityError as error:  # COPY bypasses SQLAlchemy's exception wrapping
             raise VacancyExistsError(
                 "a vacancy of this import was stored concurrently", work_id="?"
@@ -525,6 +549,8 @@ class SqlVacancyRepository:
         added = updated = unchanged = 0
         batch: list[PreparedVacancy] = []
         with self._write() as connection:
+            if self._copy_ok:
+                self._bulk_settings(connection)
             for row in rows:
                 check_may_add_agency(agency_of(row[0]), str(row[0][0]), actor)
                 batch.append(row)
@@ -539,6 +565,20 @@ class SqlVacancyRepository:
             "import by %s: %d added, %d updated, %d unchanged", actor.principal_id, added, updated, unchanged
         )
         return ImportReport(added, updated, unchanged)
+
+    def _bulk_settings(self, connection: Connection) -> None:
+        """For this transaction only: compress long texts with LZ4 where the server has it.
+
+        A 3 KB feed row is TOASTed; PostgreSQL's default compression (pglz) cost the server more
+        than all else in an import. Values stay readable whatever the setting (each records how
+        it was compressed)."""
+        if self._lz4 is None:
+            found = connection.exec_driver_sql(
+                "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
+            ).scalar()
+            self._lz4 = bool(found)
+        if self._lz4:
+            connection.exec_driver_sql("SET LOCAL default_toast_compression = lz4")
 
     def _import_batch(
         self, connection: Connection, batch: list[PreparedVacancy], who: str, when: dt.datetime

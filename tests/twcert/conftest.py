@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from twcert import load_certificate
-from twcert.revocation import CRLCache, RevocationChecker
+from twcert.revocation import CARevocation, CRLCache, RevocationChecker
 from twcert.testing.fixtures import FixtureSet
-from twcert.validation import Validator
+from twcert.validation import ValidationPolicy, Validator
 
 FIXTURE_CAS_WITH_CRLS = ("MOICA1", "MOICA3", "GCA", "GTESTCA", "MOEACA", "XCA", "MOICA_EXPIRED")
 
@@ -26,4 +26,8 @@ def fixture_validator(
         cache.preload(fs.crl(f"{label}-complete"), load_certificate(ca.der), url=ca.complete_crl_url)
     kwargs.setdefault("checker", RevocationChecker(crls=cache, fetch_on_demand=False))
     arls = [fs.crl(f"GRCA{n}-arl") for n in (1, 2, 3)]
-    return Validator(fs.pki.trust_store(), clock=lambda: fs.now, ca_crls=arls, **kwargs)
+    checker = kwargs.pop("checker")
+    policy = ValidationPolicy(**kwargs)
+    return Validator(
+        fs.pki.trust_store(), policy, lambda: fs.now, checker=checker, ca_revocation=CARevocation(arls)
+    )

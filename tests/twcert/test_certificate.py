@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -352,3 +353,146 @@ def test_mutated_der_only_raises_parse_error(data: bytes) -> None:
         cert.masked()
     except CertificateParseError:
         pass
+
+
+# -- escapes found by fuzzing (issue 12, item 7) ----------------------------------------------------
+
+
+def _tlv(tag: int, body: bytes) -> bytes:
+    size = len(body)
+    if size < 0x80:
+        return bytes((tag, size)) + body
+    length = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes((tag, 0x80 | len(length))) + length + body
+
+
+def test_pkcs7_that_is_not_signed_data_is_a_parse_error() -> None:
+    # ContentInfo { id-data, [0] OCTET STRING "hello" }: cryptography raised UnsupportedAlgorithm.
+    data_oid = bytes.fromhex("06092a864886f70d010701")
+    p7 = _tlv(0x30, data_oid + _tlv(0xA0, _tlv(0x04, b"hello")))
+    with pytest.raises(CertificateParseError, match="PKCS#7"):
+        load_certificates(p7)
+
+
+def test_a_common_name_encoded_as_bit_string_is_a_parse_error(fixture_set) -> None:  # type: ignore[no-untyped-def]
+    der = load_certificate(fixture_set.pem("citizen-wang")).der
+    subject = load_certificate(der).subject_der
+    start = der.index(subject)
+    cn = der.index(bytes.fromhex("0603550403"), start) + 5  # the CN value's tag
+    assert der[cn] == 0x0C  # UTF8String
+    # BIT STRING with 0 unused bits and the same length: cryptography raised TypeError.
+    bad = der[:cn] + b"\x03" + der[cn + 1 : cn + 2] + b"\x00" + der[cn + 3 :]
+    cert = load_certificate(bad)
+    with pytest.raises(CertificateParseError, match="malformed subject name"):
+        _ = cert.subject
+
+
+def _with_directory_attribute_oid(oid_body: bytes) -> bytes:
+    """A self-signed certificate whose subjectDirectoryAttributes has one attribute of the
+    given OID content octets."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    value = _tlv(0x30, _tlv(0x30, _tlv(0x06, oid_body) + _tlv(0x31, _tlv(0x13, b"x"))))
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "oid bounds")])
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(dt.datetime(2020, 1, 1))
+        .not_valid_after(dt.datetime(2030, 1, 1))
+        .add_extension(x509.UnrecognizedExtension(x509.ObjectIdentifier("2.5.29.9"), value), critical=False)
+    )
+    return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+
+@pytest.mark.parametrize(
+    "oid_body",
+    [
+        b"\x2a" + b"\x01" * 64,  # 65 arcs
+        b"\x2a" + b"\x81" * 20 + b"\x01",  # one arc of 21 base-128 digits (147 bits)
+        b"\x2a" + b"\xff" * 30_000 + b"\x01",  # one 30 KB arc: was a quadratic decode
+    ],
+    ids=["65-arcs", "21-byte-arc", "30KB-arc"],
+)
+def test_oversized_oids_are_refused(oid_body: bytes) -> None:
+    with pytest.raises(CertificateParseError, match="subjectDirectoryAttributes"):
+        load_certificate(_with_directory_attribute_oid(oid_body))
+
+
+def test_a_uuid_oid_arc_is_read() -> None:
+    # 2.25.<128-bit UUID> (X.667) is the longest arc a real OID uses: it must stay readable.
+    uuid = 0xF81D4FAE7DEC11D0A76500A0C91E6BF6
+    digits = []
+    value = uuid
+    while value:
+        digits.append(value & 0x7F)
+        value >>= 7
+    arc = bytes(d | 0x80 for d in reversed(digits[1:])) + bytes((digits[0],))
+    cert = load_certificate(_with_directory_attribute_oid(b"\x69" + arc))
+    assert cert.directory_attributes == {f"2.25.{uuid}": ("x",)}
+
+
+def test_pem_armour_is_found_as_before(real_ca_dir: Path) -> None:
+    """The PEM splitter (bytes.find, no backtracking regex) keeps the armour rules."""
+    pem = (real_ca_dir / "grca-g2-root.pem").read_bytes()
+    other = (real_ca_dir / "moica-g2-intermediate.pem").read_bytes()
+    padded = pem.replace(b"-----\n", b"-----\n" + b"\n" * 40_000, 1)  # long whitespace inside
+    assert load_certificate(padded) == load_certificate(pem)
+    skipped = b"-----BEGIN bad label-----\n" + pem  # not a label: skipped, as the regex did
+    assert load_certificate(skipped) == load_certificate(pem)
+    assert [c.sha256 for c in load_certificates(b"junk\n" + pem + b"\n" + other)] == [
+        load_certificate(pem).sha256,
+        load_certificate(other).sha256,
+    ]
+    for damaged in (
+        pem.replace(b"-----END CERTIFICATE-----", b"-----END certificate-----"),
+        pem.replace(b"-----END CERTIFICATE-----", b"-----END CRL-----"),
+        pem.replace(b"-----END CERTIFICATE-----", b"-----END "),
+    ):
+        with pytest.raises(CertificateParseError, match="PEM"):
+            load_certificate(damaged)
+
+
+_REAL_CA_FILES = sorted((Path(__file__).resolve().parents[2] / "src" / "twcert" / "anchors").glob("*.pem"))
+_BUNDLE_SEEDS = [
+    b"".join(path.read_bytes() for path in _REAL_CA_FILES[:3]),
+    pkcs7.serialize_certificates(
+        [x509.load_pem_x509_certificate(path.read_bytes()) for path in _REAL_CA_FILES[:3]],
+        serialization.Encoding.DER,
+    ),
+]
+
+
+@st.composite
+def mutated_bundle(draw: st.DrawFn) -> bytes:
+    data = bytearray(draw(st.sampled_from(_BUNDLE_SEEDS)))
+    for _ in range(draw(st.integers(1, 6))):
+        pos = draw(st.integers(0, len(data) - 1))
+        op = draw(st.sampled_from(["flip", "delete", "insert", "truncate"]))
+        if op == "flip":
+            data[pos] ^= draw(st.integers(1, 255))
+        elif op == "delete":
+            del data[pos : pos + draw(st.integers(1, 64))]
+        elif op == "insert":
+            data[pos:pos] = draw(st.binary(min_size=1, max_size=16))
+        else:
+            del data[pos:]
+        if not data:
+            break
+    return bytes(data)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(mutated_bundle(), st.binary(max_size=2000)))
+def test_load_certificates_raises_only_parse_error(data: bytes) -> None:
+    try:
+        certificates = load_certificates(data)
+    except CertificateParseError:
+        return
+    for cert in certificates:
+        for name in ("subject", "issuer", "holder_name", "family", "is_test"):
+            try:
+                getattr(cert, name)
+            except CertificateParseError:
+                pass

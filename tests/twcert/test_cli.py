@@ -287,3 +287,122 @@ def test_verbose_names_every_field_right(fixture_set, capsys: pytest.CaptureFixt
         "ocsp_url",
         "ca_issuers_url",
     }
+
+
+# --------------------------------------------------------------------------- twcert crl
+
+
+@pytest.fixture(scope="module")
+def crl_server():  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    from twcert.testing.pki import FakeGPKI, KeyPool
+    from twcert.testing.revocation import build_crl
+    from twcert.testing.servers import RepositoryServer
+
+    now = dt.datetime.now(dt.UTC)
+    with RepositoryServer() as server:
+        gpki = FakeGPKI(now=now, base_url=server.base_url, keys=KeyPool(reuse=True))
+        day = dt.timedelta(days=1)
+        server.files["/crl/GRCA2/complete.crl"] = build_crl(
+            gpki["GRCA2"], [], this_update=now - day, next_update=now + 30 * day
+        )
+        server.files["/crl/MOICA2/complete.crl"] = build_crl(
+            gpki["MOICA2"], [3, 4, 5], this_update=now - day, next_update=now + 6 * day, crl_number=42
+        )
+        server.files["/crl/GCA/complete.crl"] = build_crl(
+            gpki["GCA"], [], this_update=now - 9 * day, next_update=now - 2 * day
+        )
+        yield server, gpki
+
+
+def _crl_args(crl_server, tmp_path: Path) -> list[str]:  # type: ignore[no-untyped-def]
+    _, gpki = crl_server
+    args = ["--dir", str(tmp_path / "crl"), "--no-bundled"]
+    for label in ("GRCA2", "MOICA2", "GCA"):
+        path = tmp_path / f"{label}.pem"
+        path.write_bytes(gpki[label].pem)
+        args += ["--ca", str(path)]
+    return args
+
+
+def test_crl_sync_then_status_all_fresh(
+    crl_server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:  # type: ignore[no-untyped-def]
+    server, _ = crl_server
+    moica = server.url("/crl/MOICA2/complete.crl")
+    common = _crl_args(crl_server, tmp_path)
+    assert main(["crl", "sync", *common, "--url", moica]) == 0
+    out = capsys.readouterr()
+    assert re.search(r"^updated\s+crl " + re.escape(moica) + r"\s+3 entries, #42", out.out, re.M)
+    assert re.search(r"^updated\s+arl " + re.escape(server.url("/crl/GRCA2/complete.crl")), out.out, re.M)
+    assert out.err == ""  # not a terminal: no progress bar
+    assert main(["crl", "status", *common, "--json"]) == 0  # the MOICA CRL is now known: no --url
+    lines = json.loads(capsys.readouterr().out)
+    assert [(line["kind"], line["state"], line["entries"]) for line in lines] == [
+        ("arl", "fresh", 0),
+        ("crl", "fresh", 3),
+    ]
+    assert lines[1]["crl_number"] == "42" and lines[1]["origin"] == "learnt"
+    assert main(["crl", "status", *common]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:8] == [
+        "STATE",
+        "KIND",
+        "ISSUER",
+        "NUMBER",
+        "THISUPDATE",
+        "NEXTUPDATE",
+        "AGE",
+        "ENTRIES",
+    ]
+    assert table[2].startswith("fresh") and "24.0h" in table[2] and moica in table[2]
+
+
+def test_crl_status_exits_1_on_stale_or_missing(
+    crl_server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:  # type: ignore[no-untyped-def]
+    server, _ = crl_server
+    stale = server.url("/crl/GCA/complete.crl")
+    absent = server.url("/crl/NONE/complete.crl")
+    common = _crl_args(crl_server, tmp_path)
+    urls_file = tmp_path / "urls.txt"
+    urls_file.write_text(f"# the CRLs we keep\n{stale}\n{absent}  # not published yet\n", encoding="utf-8")
+    assert main(["crl", "sync", *common, "--urls-file", str(urls_file), "--quiet"]) == 1
+    out = capsys.readouterr()
+    assert out.out == ""  # --quiet: failures only, on stderr
+    assert out.err.strip() == f"FAILED {absent}: HTTP 404 from {absent}"
+    assert main(["crl", "status", *common, "--urls-file", str(urls_file), "--json"]) == 1
+    states = {line["url"]: line["state"] for line in json.loads(capsys.readouterr().out)}
+    assert states == {server.url("/crl/GRCA2/complete.crl"): "fresh", stale: "stale", absent: "missing"}
+
+
+def test_crl_commands_need_a_directory(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["crl", "status"])
+    assert exit_info.value.code == 2
+    assert "--dir" in capsys.readouterr().err
+
+
+def test_crl_sync_draws_progress_on_a_terminal_only(  # type: ignore[no-untyped-def]
+    crl_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    server, _ = crl_server
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    common = _crl_args(crl_server, tmp_path)
+    assert main(["crl", "sync", *common, "--url", server.url("/crl/MOICA2/complete.crl")]) == 0
+    drawn = terminal.getvalue()
+    assert "CRL http://127.0.0.1" in drawn and "ARL http://127.0.0.1" in drawn
+    assert "100%" in drawn  # the length from Content-Length, every byte counted
+    quiet = Terminal()
+    monkeypatch.setattr(sys, "stderr", quiet)
+    assert main(["crl", "sync", *common, "--quiet"]) == 0
+    assert quiet.getvalue() == ""
+    assert capsys.readouterr().out.count("\n") == 2  # the first run's two summary lines only

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import mmap
+
 import pytest
 from asn1crypto import cms
 from asn1crypto import core as asn1
@@ -14,11 +17,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from twcert._der import (
+    GENERALIZED_TIME,
+    MAX_OID_ARC_BYTES,
+    MAX_OID_ARCS,
+    UTC_TIME,
+    DERError,
     certificate_names,
     decode_oid,
     name_attributes,
+    parse_time,
+    read_header,
     read_signed_data,
     read_subject_directory_attributes,
+    read_tlv,
 )
 from twcert.card.cms import build_signed_data
 from twcert.certificate import SubjectDirectoryAttributesSpec
@@ -75,7 +86,7 @@ def test_sda_reader_agrees_with_asn1crypto(attrs: list[tuple[str, list[asn1.Asn1
 def test_sda_reader_raises_only_value_error(data: bytes) -> None:
     try:
         read_subject_directory_attributes(data)
-    except (ValueError, UnicodeDecodeError):
+    except DERError:
         pass
 
 
@@ -136,7 +147,7 @@ def test_name_reader_agrees_with_cryptography(rdns: list[list[tuple[x509.ObjectI
 def test_name_reader_raises_only_value_errors(data: bytes) -> None:
     try:
         name_attributes(data)
-    except (ValueError, UnicodeDecodeError):
+    except DERError:
         pass
 
 
@@ -220,7 +231,7 @@ def test_signed_data_reader_refuses_what_is_not_der_signed_data() -> None:
 def test_signed_data_reader_raises_only_value_errors(data: bytes) -> None:
     try:
         read_signed_data(data)
-    except ValueError:
+    except DERError:
         pass
 
 
@@ -234,5 +245,103 @@ def test_signed_data_reader_on_mutations_raises_only_value_errors(
         mutated[data.draw(st.integers(0, len(mutated) - 1))] ^= data.draw(st.integers(1, 255))
     try:
         read_signed_data(bytes(mutated))
-    except ValueError:
+    except DERError:
         pass
+
+
+# ------------------------------------------------------------------ the shared TLV reader and time parser
+
+
+def test_parse_time_reads_the_rfc_5280_forms() -> None:
+    utc = dt.UTC
+    assert parse_time(UTC_TIME, b"491231235959Z") == dt.datetime(2049, 12, 31, 23, 59, 59, tzinfo=utc)
+    assert parse_time(UTC_TIME, b"500101000000Z") == dt.datetime(1950, 1, 1, tzinfo=utc)
+    # RFC 5280 §4.1.2.5: 99991231235959Z means "no well-defined expiration date".
+    far = parse_time(GENERALIZED_TIME, b"99991231235959Z")
+    assert far == dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=utc)
+    assert parse_time(GENERALIZED_TIME, memoryview(b"20240229120000Z")).day == 29
+
+
+@pytest.mark.parametrize(
+    ("tag", "content"),
+    [
+        (UTC_TIME, b"2402291200Z"),  # no seconds
+        (UTC_TIME, b"240229120000+0800"),  # offset
+        (GENERALIZED_TIME, b"20240229120000.5Z"),  # fraction (RFC 5280 forbids it)
+        (GENERALIZED_TIME, b"20230229120000Z"),  # no 29 February in 2023
+        (GENERALIZED_TIME, b"00000101000000Z"),  # year 0
+        (UTC_TIME, b"24 229120000Z"),
+        (GENERALIZED_TIME, b"\xd9\xa0" * 7 + b"Z"),  # non-ASCII digits
+        (0x04, b"240229120000Z"),  # not a time
+    ],
+)
+def test_parse_time_refuses_everything_else(tag: int, content: bytes) -> None:
+    with pytest.raises(DERError):
+        parse_time(tag, content)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.datetimes(min_value=dt.datetime(1000, 1, 1), max_value=dt.datetime(9999, 12, 31, 23, 59, 59)))
+def test_parse_time_agrees_with_asn1crypto(when: dt.datetime) -> None:
+    when = when.replace(microsecond=0, tzinfo=dt.UTC)
+    encoded = asn1.GeneralizedTime(when).dump()
+    assert parse_time(*read_tlv(encoded)) == asn1.GeneralizedTime.load(encoded).native == when
+    if 1950 <= when.year < 2050:
+        encoded = asn1.UTCTime(when).dump()
+        assert parse_time(*read_tlv(encoded)) == asn1.UTCTime.load(encoded).native == when
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.integers(0, 255), st.binary(max_size=20))
+def test_parse_time_raises_only_der_errors(tag: int, content: bytes) -> None:
+    try:
+        parse_time(tag, content)
+    except DERError:
+        pass
+
+
+def test_read_header_reads_a_mapped_file_and_a_memoryview(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    encoded = asn1.OctetString(b"x" * 300).dump()
+    path = tmp_path / "der"
+    path.write_bytes(b"\x00" + encoded)
+    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        assert read_header(mapped, 1, len(mapped)) == (0x04, 5, 305)
+    assert read_header(memoryview(encoded), 0, len(encoded)) == (0x04, 4, 304)
+    with pytest.raises(DERError, match="runs past"):
+        read_header(encoded, 0, len(encoded) - 1)
+
+
+def test_der_error_is_a_value_error() -> None:
+    # Callers written against the ValueError contract keep working.
+    assert issubclass(DERError, ValueError)
+
+
+def test_oid_bounds() -> None:
+    many = b"\x2a" + b"\x01" * (MAX_OID_ARCS - 2)  # exactly MAX_OID_ARCS arcs (1.2 counts two)
+    assert decode_oid(many).count(".") == MAX_OID_ARCS - 1
+    with pytest.raises(DERError, match="arcs"):
+        decode_oid(many + b"\x01")
+    longest = b"\x2a" + b"\xff" * (MAX_OID_ARC_BYTES - 1) + b"\x7f"
+    assert decode_oid(longest) == f"1.2.{2 ** (7 * MAX_OID_ARC_BYTES) - 1}"
+    with pytest.raises(DERError, match="arc longer"):
+        decode_oid(b"\x2a" + b"\xff" * MAX_OID_ARC_BYTES + b"\x7f")
+    with pytest.raises(DERError, match="too long"):
+        decode_oid(b"\x2a" + b"\xff" * 62_000 + b"\x01")
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.binary(max_size=200))
+def test_every_reader_raises_only_der_errors(data: bytes) -> None:
+    for reader in (
+        lambda: read_tlv(data),
+        lambda: read_header(data, 0, len(data)),
+        lambda: decode_oid(data),
+        lambda: certificate_names(data),
+        lambda: name_attributes(data),
+        lambda: read_subject_directory_attributes(data),
+        lambda: read_signed_data(data),
+    ):
+        try:
+            reader()
+        except DERError:
+            pass

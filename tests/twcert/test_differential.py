@@ -24,11 +24,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 
 from twcert import load_certificate
 from twcert.errors import TwcertError
-from twcert.revocation import CRLCache, CRLIndex, RevocationChecker
+from twcert.revocation import CARevocation, CRLCache, CRLIndex, RevocationChecker
 from twcert.testing import Revoked, build_crl
 from twcert.testing.fixtures import FixtureSet
 from twcert.testing.pki import _ku
-from twcert.validation import Validator
+from twcert.validation import ValidationPolicy, Validator
+
+from .pathpki import L3, PathCase, path_cases
 
 DAY = dt.timedelta(days=1)
 ALL_CAS = (
@@ -316,7 +318,7 @@ def ours(fs: FixtureSet, sc: Scenario) -> str:
     validator = Validator(
         fs.pki.trust_store(include=sc.trust),
         clock=lambda: fs.now,
-        ca_crls=ca_crls,
+        ca_revocation=CARevocation(ca_crls),
         checker=RevocationChecker(crls=cache, fetch_on_demand=False),
     )
     try:
@@ -421,3 +423,155 @@ def test_fast_path_decides_like_full_validation(sc: Scenario) -> None:
                 assert not agrees, f"{sc.name}: {who} agreed although a difference is documented ({verdict})"
             else:
                 assert agrees, f"{sc.name}: twcert {decision}, {who} {verdict}"
+
+
+# --------------------------------------------------------------------------- PKIs of any shape
+#
+# Built outside the GPKI look-alike (tests/twcert/pathpki.py), one or more cases per category of
+# issue 12. The judges run with the strictness twcert applies to a login: OpenSSL with
+# -x509_strict, the required policy as -policy with -explicit_policy, and -purpose sslclient;
+# pyhanko with the policy as user-initial-policy-set with explicit policy, clientAuth when an
+# EKU is present, and the anchors' own constraints (pathLen, name constraints, validity).
+
+PATH_CASES = path_cases()
+
+
+def ours_path(case: PathCase) -> str:
+    cache = CRLCache()
+    issuing = case.pki.cas[case.issuer]
+    issuer_cert = load_certificate(issuing.der)
+    for label, der in case.crls:
+        if label != case.issuer:
+            continue
+        try:
+            cache.put(issuing.crl_url, CRLIndex.from_der(der, issuer=issuer_cert))
+        except TwcertError:
+            pass  # an unusable CRL is simply not available, as for the other judges
+    validator = Validator(
+        case.pki.trust_store(),
+        ValidationPolicy(),
+        lambda: case.pki.now,
+        checker=RevocationChecker(crls=cache, fetch_on_demand=False),
+        ca_revocation=CARevocation([der for label, der in case.crls if label != case.issuer]),
+    )
+    try:
+        validator.validate(case.leaf)
+    except TwcertError as exc:
+        return exc.code
+    return "ok"
+
+
+def pyhanko_path(case: PathCase) -> str:
+    import asyncio
+
+    from pyhanko_certvalidator import CertificateValidator, ValidationContext
+    from pyhanko_certvalidator.authority import CertTrustAnchor, TrustQualifiers
+    from pyhanko_certvalidator.name_trees import process_general_subtrees
+    from pyhanko_certvalidator.policy_decl import (
+        CertRevTrustPolicy,
+        PKIXValidationParams,
+        RevocationCheckingPolicy,
+        RevocationCheckingRule,
+    )
+
+    rule = RevocationCheckingRule.CRL_OR_OCSP_REQUIRED
+    roots = [n for n in case.pki.cas.values() if n.parent is None]
+    others = [n for n in case.pki.cas.values() if n.parent is not None]
+
+    def anchor(der: bytes) -> CertTrustAnchor:
+        # The anchor's pathLen, name constraints and validity apply (fail closed, as OpenSSL).
+        cert = asn1_x509.Certificate.load(der)
+        nc = cert.name_constraints_value
+        params = None
+        if nc is not None:
+            params = PKIXValidationParams(
+                initial_permitted_subtrees=process_general_subtrees(nc["permitted_subtrees"])
+            )
+        quals = TrustQualifiers(
+            standard_parameters=params,
+            max_path_length=cert.max_path_length,
+            max_aa_path_length=cert.max_path_length,
+            valid_from=cert.not_valid_before,
+            valid_until=cert.not_valid_after,
+        )
+        return CertTrustAnchor(cert, quals=quals)
+
+    context = ValidationContext(
+        trust_roots=[anchor(n.der) for n in roots],
+        other_certs=[asn1_x509.Certificate.load(n.der) for n in others],
+        moment=case.pki.now,
+        allow_fetching=False,
+        crls=[der for _, der in case.crls],
+        revinfo_policy=CertRevTrustPolicy(RevocationCheckingPolicy(rule, rule)),
+    )
+    params = PKIXValidationParams(user_initial_policy_set=frozenset({L3}), initial_explicit_policy=True)
+    validator = CertificateValidator(
+        asn1_x509.Certificate.load(case.leaf), validation_context=context, pkix_params=params
+    )
+    try:
+        asyncio.run(
+            validator.async_validate_usage(
+                {"digital_signature"}, extended_key_usage={"client_auth"}, extended_optional=True
+            )
+        )
+    except Exception as exc:
+        return f"fail: {type(exc).__name__}: {exc}"
+    return "ok"
+
+
+def openssl_path(case: PathCase, tmp: Path) -> str:
+    def pem(der: bytes) -> bytes:
+        return x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.PEM)
+
+    roots = [n for n in case.pki.cas.values() if n.parent is None]
+    others = [n for n in case.pki.cas.values() if n.parent is not None]
+    (tmp / "anchors.pem").write_bytes(b"".join(pem(n.der) for n in roots))
+    (tmp / "untrusted.pem").write_bytes(b"".join(pem(n.der) for n in others))
+    crl_pem = []
+    for _, der in case.crls:
+        try:
+            crl_pem.append(x509.load_der_x509_crl(der).public_bytes(serialization.Encoding.PEM))
+        except ValueError:
+            pass
+    (tmp / "crls.pem").write_bytes(b"".join(crl_pem))
+    (tmp / "leaf.pem").write_bytes(pem(case.leaf))
+    args = [
+        "openssl",
+        "verify",
+        "-attime",
+        str(int(case.pki.now.timestamp())),
+        "-x509_strict",
+        "-crl_check_all",
+        "-policy",
+        L3,
+        "-explicit_policy",
+        "-purpose",
+        "sslclient",
+        "-CAfile",
+        str(tmp / "anchors.pem"),
+        "-CRLfile",
+        str(tmp / "crls.pem"),
+    ]
+    if others:
+        args += ["-untrusted", str(tmp / "untrusted.pem")]
+    result = subprocess.run([*args, str(tmp / "leaf.pem")], capture_output=True, text=True)
+    output = (result.stdout + result.stderr).strip()
+    return "ok" if result.returncode == 0 else "fail: " + output.replace("\n", " | ")
+
+
+def test_path_cases_cover_every_category() -> None:
+    assert {c.category for c in PATH_CASES} == {1, 2, 3, 4, 5, 6}
+    assert len({c.name for c in PATH_CASES}) == len(PATH_CASES)
+
+
+@pytest.mark.parametrize("case", PATH_CASES, ids=[c.name for c in PATH_CASES])
+def test_path_decided_like_openssl_and_pyhanko(case: PathCase) -> None:
+    decision = ours_path(case)
+    assert decision == case.expect, f"{case.name}: twcert said {decision}"
+    with tempfile.TemporaryDirectory() as tmp:
+        for who, verdict in (("openssl", openssl_path(case, Path(tmp))), ("pyhanko", pyhanko_path(case))):
+            agrees = (verdict == "ok") == (decision == "ok")
+            if who in case.differs:
+                assert not agrees, f"{case.name}: {who} agreed although a difference is documented"
+            else:
+                assert agrees, f"{case.name}: twcert {decision}, {who} {verdict}"

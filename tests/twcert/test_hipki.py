@@ -122,3 +122,49 @@ def test_parser_raises_only_its_error(data: object) -> None:
         HipkiSignResponse.parse(data)  # type: ignore[arg-type]
     except ResponseParseError:
         pass
+
+
+def test_deeply_nested_json_is_a_parse_error() -> None:
+    # json.loads recursed once per "[" and raised RecursionError.
+    for text in ("[" * 100_000, '{"a":' * 50_000, b"[" * 100_000):
+        with pytest.raises(ResponseParseError, match="nested too deeply"):
+            HipkiSignResponse.parse(text)
+
+
+def test_non_string_func_is_a_parse_error() -> None:
+    with pytest.raises(ResponseParseError, match="func"):
+        HipkiSignResponse.parse({"ret_code": 0, "func": [[1]]})
+
+
+@pytest.mark.parametrize("data", [None, 7, 1.5, ["ret_code"]])
+def test_wrong_python_type_is_a_type_error(data: object) -> None:
+    with pytest.raises(TypeError, match="JSON text or a mapping"):
+        HipkiSignResponse.parse(data)  # type: ignore[arg-type]
+
+
+_VALID = json.dumps(
+    {"func": "sign", "ret_code": 0, "last_error": 0, "signature": "AAEC", "certb64": "MIIB", "cardSN": "TP1"}
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_mutated_responses_raise_only_its_error(data: st.DataObject) -> None:
+    text = list(_VALID)
+    for _ in range(data.draw(st.integers(1, 5))):
+        pos = data.draw(st.integers(0, len(text) - 1))
+        choice = data.draw(st.sampled_from(["replace", "delete", "nest"]))
+        if choice == "replace":
+            text[pos] = data.draw(st.sampled_from([*'[]{}",:0x-\\ ', "\udcff", "\u6e2c"]))
+        elif choice == "delete":
+            del text[pos]
+        else:
+            text[pos:pos] = ["["] * data.draw(st.sampled_from([10, 1000, 5000]))
+        if not text:
+            break
+    candidate = "".join(text)
+    for form in (candidate, candidate.encode("utf-8", "surrogatepass")):
+        try:
+            HipkiSignResponse.parse(form)
+        except ResponseParseError:
+            pass

@@ -9,7 +9,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +18,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.serialization import pkcs7
 
-from twcert import CAFamily, LoginService, SignedChallenge
+from twcert import CAFamily, LoginService, LoginStores, SignedChallenge
 from twcert.agency import Agency, AgencyResolver, MemoryAgencyDirectory
 from twcert.audit import MemoryAuditSink
 from twcert.binding import MemoryBindingStore
+from twcert.card.cms import build_signed_data
 from twcert.challenge import Challenge
 from twcert.errors import (
     GCA_UNBLOCK_URL,
@@ -48,7 +49,7 @@ from twcert.errors import (
     UserCancelledError,
 )
 from twcert.personnel import MemoryPersonnelDirectory, Person
-from twcert.pin import PinAttemptLedger
+from twcert.pin import PinRecord
 from twcert.stores.memory import MemoryNonceStore, MemoryPinCounterStore
 from twcert.stores.sql import SqlStores
 from twcert.testing import Issued
@@ -75,12 +76,27 @@ class World:
         return self.fs.issued(name), self.fs.certificates[name].get("card_serial")
 
     def hipki(
-        self, name: str, challenge: Challenge, *, kind: str = "PKCS7", tbs: bytes | None = None
+        self,
+        name: str,
+        challenge: Challenge,
+        *,
+        kind: str = "PKCS7",
+        tbs: bytes | None = None,
+        sign_card_serial: bool = True,
     ) -> dict[str, Any]:
-        """What the HiPKI Local Server answers for a correct PIN."""
+        """What the HiPKI Local Server answers for a correct PIN (PKCS#7: the card number
+        signed into the CMS, as HiPKI does, unless ``sign_card_serial`` is false)."""
         issued, card_serial = self.card(name)
         data = challenge.tbs if tbs is None else tbs
-        if kind == "PKCS7":
+        if kind == "PKCS7" and sign_card_serial and card_serial:
+            key = issued.key
+            signature = build_signed_data(
+                data,
+                issued.der,
+                lambda tbs_: key.sign(tbs_, padding.PKCS1v15(), hashes.SHA256()),
+                card_serial=card_serial,
+            )
+        elif kind == "PKCS7":
             signature = (
                 pkcs7.PKCS7SignatureBuilder()
                 .set_data(data)
@@ -155,16 +171,10 @@ def world(request: pytest.FixtureRequest, fixture_set: FixtureSet, tmp_path: Pat
     validator = fixture_validator(fixture_set)
     validator.clock = lambda: clock[0]
     oid_map = {a.oid: a.code for a in AGENCIES}
-    service = LoginService(
-        validator=validator,
-        nonces=nonces,
-        personnel=personnel,
-        bindings=bindings,
-        agencies=AgencyResolver(directory, oid_map=oid_map),
-        pin_ledger=PinAttemptLedger(pins),
-        audit=audit,
-        clock=lambda: clock[0],
+    stores_ = LoginStores(
+        nonces, personnel, bindings, AgencyResolver(directory, oid_map=oid_map), PinRecord(pins)
     )
+    service = LoginService(validator, stores_, audit=audit, clock=lambda: clock[0])
     yield World(fixture_set, service, audit, personnel, clock)
     for stores, schema in cleanup:
         from sqlalchemy import text
@@ -268,22 +278,34 @@ def test_abolished_agency_refused_or_mapped(fixture_set: FixtureSet) -> None:
     )
     oid_map = {a.oid: a.code for a in AGENCIES}
     service = LoginService(
-        validator=fixture_validator(fixture_set),
-        nonces=MemoryNonceStore(),
-        agencies=AgencyResolver(directory, oid_map=oid_map),
+        fixture_validator(fixture_set),
+        LoginStores(MemoryNonceStore(), agencies=AgencyResolver(directory, oid_map=oid_map)),
         audit=MemoryAuditSink(),
     )
     world = World(fixture_set, service, MemoryAuditSink(), None, [fixture_set.now])
     with pytest.raises(AgencyAbolished):
         world.login("agency-dgpa")
-    service.agencies = AgencyResolver(directory, oid_map=oid_map, abolished="successor")
+    service.stores = replace(
+        service.stores, agencies=AgencyResolver(directory, oid_map=oid_map, abolished="successor")
+    )
     assert world.login("agency-dgpa").agency_code == "376610000A"
 
 
 # ------------------------------------------------------------------ PIN retry and lock
 
 
-def _pin_failure(world: World, name: str, last_error: int | None, ret_code: int = 0x76100006) -> Exception:
+def _pin_failure(
+    world: World,
+    name: str,
+    last_error: int | None,
+    ret_code: int = 0x76100006,
+    *,
+    card: str | None = None,
+    with_certificate: bool = True,
+    session_id: str = SESSION,
+    card_hint: str | None = None,
+) -> Exception:
+    """An unsigned failure report, as the HiPKI component (or the bundled agent) sends it."""
     challenge = world.challenge()
     issued, card_serial = world.card(name)
     response = {
@@ -291,12 +313,18 @@ def _pin_failure(world: World, name: str, last_error: int | None, ret_code: int 
         "ret_code": ret_code,
         "last_error": last_error or 0,
         "signature": "",
-        "certb64": base64.b64encode(issued.der).decode(),
-        "cardSN": card_serial,
+        "certb64": base64.b64encode(issued.der).decode() if with_certificate else "",
+        "cardSN": card_serial if card is None else card,
     }
     with pytest.raises(Exception) as info:
-        world.service.complete(challenge.id, response, session_id=SESSION, origin=ORIGIN)
+        world.service.complete(
+            challenge.id, response, session_id=session_id, origin=ORIGIN, card_hint=card_hint
+        )
     return info.value
+
+
+def _tries(error: Exception) -> Any:
+    return "locked" if isinstance(error, PinLockedError) else getattr(error, "params", {}).get("tries_left")
 
 
 def test_hipki_counters_two_then_one_then_locked(world: World) -> None:
@@ -309,23 +337,120 @@ def test_hipki_counters_two_then_one_then_locked(world: World) -> None:
     assert MOICA_UNBLOCK_URL in third.message
 
 
-def test_ledger_counts_failures_without_a_counter_and_holds_the_lock(world: World) -> None:
+def test_record_counts_failures_without_a_counter_but_a_valid_signature_is_never_refused(
+    world: World,
+) -> None:
     tries = [_pin_failure(world, "citizen-wang", 0xA0) for _ in range(3)]
-    assert [getattr(t, "params", {}).get("tries_left") for t in tries[:2]] == [2, 1]
-    assert isinstance(tries[2], PinLockedError)
-    # Even a correct PIN (a good signature) is refused until an unblock is recorded.
-    with pytest.raises(PinLockedError):
-        world.login("citizen-wang", account="wang.xm")
-    world.service.pin_ledger.record_unblock(world.card("citizen-wang")[1])  # type: ignore[union-attr,arg-type]
+    assert [_tries(t) for t in tries] == [2, 1, "locked"]
+    # The card signed: it was not locked. The record only decides what the page shows.
+    assert world.login("citizen-wang", account="wang.xm").account == "wang.xm"
+    assert _tries(_pin_failure(world, "citizen-wang", 0xA0)) == 2
+
+
+def test_a_forged_report_naming_a_victims_card_does_not_lock_the_victim_out(world: World) -> None:
+    """Unsigned reports naming someone else's card number, each on the attacker's own live
+    challenge: the record may say "locked", the victim's signed login still succeeds."""
+    _, victim_card = world.card("citizen-wang")
+    assert victim_card
+    for _ in range(3):
+        _pin_failure(world, "citizen-chen", 0xA4, card=victim_card, with_certificate=False)
     assert world.login("citizen-wang", account="wang.xm").account == "wang.xm"
 
 
-def test_success_resets_the_failure_count(world: World) -> None:
-    _pin_failure(world, "citizen-wang", 0xA0)
-    _pin_failure(world, "citizen-wang", 0xA0)
+def test_reports_count_one_card_whatever_the_spelling_of_its_number(world: World) -> None:
+    _, card = world.card("citizen-wang")
+    assert card
+    spellings = [card.lower(), f" {card[:6]} {card[6:]} ", card]
+    tries = [_pin_failure(world, "citizen-wang", 0xA0, card=c, with_certificate=False) for c in spellings]
+    assert [_tries(t) for t in tries] == [2, 1, "locked"]
+
+
+def test_a_report_never_lowers_a_count_or_lifts_a_lock(world: World) -> None:
+    assert _tries(_pin_failure(world, "citizen-wang", 0xA4)) == "locked"
+    # "Wrong PIN, 2 tries left" after a lock: the lock stays.
+    assert _tries(_pin_failure(world, "citizen-wang", 0x80000002)) == "locked"
+    _pin_failure(world, "citizen-chen", 0xA0)
+    _pin_failure(world, "citizen-chen", 0xA0)
+    # Two failures counted; "2 tries left" does not lower the count to one.
+    assert _tries(_pin_failure(world, "citizen-chen", 0x80000002)) == 1
+
+
+def test_another_valid_card_cannot_clear_a_card_it_merely_names(world: World) -> None:
+    _, victim_card = world.card("citizen-wang")
+    assert victim_card
+    for _ in range(2):
+        _pin_failure(world, "citizen-wang", 0xA0, with_certificate=False)
+    # 陳美玲's own valid signature, with 王小明's card number written beside it.
+    challenge = world.challenge()
+    response = world.hipki("citizen-chen", challenge)
+    response["cardSN"] = victim_card
+    world.service.complete(challenge.id, response, "chen.ml", session_id=SESSION, origin=ORIGIN)
+    assert _tries(_pin_failure(world, "citizen-wang", 0xA0, with_certificate=False)) == "locked"
+
+
+def test_a_card_number_signed_into_the_cms_clears_that_cards_count(world: World) -> None:
+    _, card = world.card("citizen-wang")
+    assert card
+    for _ in range(2):
+        _pin_failure(world, "citizen-wang", 0xA0, with_certificate=False)
+    challenge = world.challenge()
+    response = world.hipki("citizen-wang", challenge, sign_card_serial=True)
+    response["cardSN"] = ""  # only the signed number counts
+    world.service.complete(challenge.id, response, "wang.xm", session_id=SESSION, origin=ORIGIN)
+    assert _tries(_pin_failure(world, "citizen-wang", 0xA0, with_certificate=False)) == 2
+
+
+def test_a_report_counts_only_on_a_live_challenge_of_its_own_session(world: World) -> None:
+    for _ in range(3):
+        refused = _pin_failure(world, "citizen-wang", 0xA0, session_id="someone-else")
+        assert isinstance(refused, ChallengeBindingError)
+    assert _tries(_pin_failure(world, "citizen-wang", 0xA0)) == 2
+    # The report used its challenge up: the same challenge cannot carry a second report.
+    challenge = world.challenge()
+    _, card = world.card("citizen-wang")
+    report = {"func": "sign", "ret_code": 0x76100006, "last_error": 0xA0, "cardSN": card, "signature": ""}
+    with pytest.raises(PinIncorrectError):
+        world.service.complete(challenge.id, report, session_id=SESSION, origin=ORIGIN)
+    with pytest.raises(ChallengeReplayedError):
+        world.service.complete(challenge.id, report, session_id=SESSION, origin=ORIGIN)
+
+
+@pytest.mark.parametrize(
+    ("hint", "expected"),
+    [
+        ("GCA", [GCA_UNBLOCK_URL]),
+        ("MOICA", [MOICA_UNBLOCK_URL]),
+        (None, [MOICA_UNBLOCK_URL, GCA_UNBLOCK_URL]),
+    ],
+)
+def test_a_report_without_a_certificate_takes_the_family_from_the_pages_hint(
+    world: World, hint: str | None, expected: list[str]
+) -> None:
+    locked = _pin_failure(world, "agency-dgpa", 0xA4, with_certificate=False, card_hint=hint)
+    assert isinstance(locked, PinLockedError)
+    assert all(url in locked.message for url in expected)
+    others = {MOICA_UNBLOCK_URL, GCA_UNBLOCK_URL} - set(expected)
+    assert not any(url in locked.message for url in others)
+
+
+def test_a_success_reads_the_record_and_writes_it_only_to_end_a_run_of_failures(world: World) -> None:
+    record = world.service.stores.pin_record
+    assert record is not None
+    counters = _RecordingCounters(record.store)
+    record.store = counters
     world.login("citizen-wang", account="wang.xm")
-    failure = _pin_failure(world, "citizen-wang", 0xA0)
-    assert isinstance(failure, PinIncorrectError) and failure.params["tries_left"] == 2
+    counters.calls.clear()
+    world.login("citizen-wang")
+    # Read at every login (the certificate's count and the signed card number's), never
+    # written without failures.
+    assert counters.calls == ["get", "get"]
+    _pin_failure(world, "citizen-wang", 0xA0)  # carries the certificate: counted under it
+    counters.calls.clear()
+    world.login("citizen-wang")
+    assert counters.calls == ["get", "reset", "get"]
+    counters.calls.clear()
+    world.login("citizen-wang")
+    assert counters.calls == ["get", "get"]
 
 
 class _RecordingCounters:
@@ -343,23 +468,6 @@ class _RecordingCounters:
             return method(*args)
 
         return recorded
-
-
-def test_a_success_writes_the_ledger_only_to_end_a_run_of_failures(world: World) -> None:
-    ledger = world.service.pin_ledger
-    assert ledger is not None
-    counters = _RecordingCounters(ledger.store)
-    ledger.store = counters
-    world.login("citizen-wang", account="wang.xm")
-    world.login("citizen-wang")
-    assert counters.calls == ["get", "get"]  # read at every login, never written without failures
-    _pin_failure(world, "citizen-wang", 0xA0)
-    counters.calls.clear()
-    world.login("citizen-wang")
-    assert counters.calls == ["get", "reset"]
-    counters.calls.clear()
-    world.login("citizen-wang")
-    assert counters.calls == ["get"]
 
 
 def test_locked_agency_card_points_to_the_gca_unblock_page(world: World) -> None:

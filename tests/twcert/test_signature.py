@@ -403,15 +403,25 @@ def test_known_attribute_decoders_mirror_asn1crypto() -> None:
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.from_regex(rb"\A[0-9]{12}Z\Z"))
-def test_utc_time_reading_matches_asn1crypto(content: bytes) -> None:
-    encoded = asn1_core.UTCTime(contents=content).dump()
+@given(
+    st.one_of(
+        st.from_regex(rb"\A[0-9]{12}Z\Z").map(lambda c: asn1_core.UTCTime(contents=c)),
+        st.from_regex(rb"\A[0-9]{14}Z\Z").map(lambda c: asn1_core.GeneralizedTime(contents=c)),
+    )
+)
+def test_time_reading_matches_asn1crypto(value: asn1_core.Asn1Value) -> None:
+    """The DER reader's signingTime (twcert._der.parse_time) is asn1crypto's reading, or it
+    refuses the value and the CMS goes to asn1crypto."""
+    encoded = value.dump()
     try:
-        expected: object = asn1_core.UTCTime.load(encoded).native
+        expected: object = type(value).load(encoded).native
     except ValueError:
         expected = ValueError
     try:
-        got: object = signature._utc_time(content)
+        got: object = signature._time_value(encoded)
     except ValueError:
         got = ValueError
-    assert got == expected
+    if isinstance(expected, dt.datetime):
+        assert got == expected
+    else:  # asn1crypto's extended_datetime (year 0) or an invalid date
+        assert got is ValueError

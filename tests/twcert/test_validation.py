@@ -12,8 +12,10 @@ from twcert import CAFamily, load_certificate
 from twcert.errors import (
     CertificateExpiredError,
     CertificateFamilyNotAcceptedError,
+    CertificateInvalidError,
     CertificateNotYetValidError,
     CertificatePolicyError,
+    CertificatePurposeError,
     CertificateRevokedError,
     ConfigurationError,
     RevocationUnavailableError,
@@ -22,7 +24,9 @@ from twcert.errors import (
     WrongCertificateUsageError,
 )
 from twcert.revocation import (
+    CARevocation,
     CRLCache,
+    CRLIndex,
     RevocationChecker,
     RevocationPolicy,
     RevocationSources,
@@ -32,9 +36,10 @@ from twcert.testing import FakeGPKI, Revoked, build_crl
 from twcert.testing.fixtures import FixtureSet
 from twcert.testing.servers import RepositoryServer
 from twcert.trust import TrustStore
-from twcert.validation import Validator
+from twcert.validation import ValidationPolicy, Validator
 
 from .conftest import fixture_validator
+from .pathpki import PathPKI
 
 DAY = dt.timedelta(days=1)
 
@@ -96,7 +101,7 @@ def test_same_dn_trap_is_refused(fixture_set: FixtureSet) -> None:
     # Only the G1 chain is trusted: a G2 leaf names the same issuer DN but another key.
     pki = fixture_set.pki
     store = pki.trust_store(include=["GRCA1", "MOICA1"])
-    validator = Validator(store, RevocationPolicy.OFF, clock=lambda: fixture_set.now)
+    validator = Validator(store, ValidationPolicy(revocation=RevocationPolicy.OFF), lambda: fixture_set.now)
     assert validator.validate(fixture_set.pem("citizen-moica-g1")).generation == "G1"
     with pytest.raises(UntrustedCertificateError):
         validator.validate(fixture_set.pem("citizen-wang"))
@@ -157,7 +162,7 @@ def test_allow_test_accepts_gtestca(fixture_set: FixtureSet) -> None:
 
 def test_gtestca_outside_the_trust_store_still_gets_the_test_error(fixture_set: FixtureSet) -> None:
     store = fixture_set.pki.trust_store(include=["GRCA2", "MOICA2", "GCA"])
-    validator = Validator(store, RevocationPolicy.OFF, clock=lambda: fixture_set.now)
+    validator = Validator(store, ValidationPolicy(revocation=RevocationPolicy.OFF), lambda: fixture_set.now)
     with pytest.raises(TestCertificateRefused):
         validator.validate(fixture_set.pem("agency-test"))
 
@@ -210,7 +215,7 @@ def test_revoked_issuing_ca_is_untrusted(fixture_set: FixtureSet) -> None:
     validator = Validator(
         pki.trust_store(),
         clock=lambda: fixture_set.now,
-        ca_crls=[arl],
+        ca_revocation=CARevocation([arl]),
         checker=fixture_validator(fixture_set).checker,
     )
     with pytest.raises(UntrustedCertificateError, match="revoked"):
@@ -285,7 +290,9 @@ def test_validate_fetches_from_the_certificates_own_cdp(
     )
     # MOICA2's own CDP (to GRCA2's ARL) was fixed at fixture time to 127.0.0.1:8080: give it here.
     validator = Validator(
-        pki.trust_store(), clock=lambda: now, ca_crls=[served.files["/crl/GRCA2/complete.crl"]]
+        pki.trust_store(),
+        clock=lambda: now,
+        ca_revocation=CARevocation([served.files["/crl/GRCA2/complete.crl"]]),
     )
     result = validator.validate(good.der)
     assert result.revocation.url == served.url("/crl/MOICA2/complete.crl")
@@ -305,7 +312,9 @@ def test_unreachable_repository_under_hard_fail(fixture_set: FixtureSet, served:
     served.down = True
     arl = build_crl(pki.cas["GRCA2"], [], this_update=now - DAY, next_update=now + 6 * DAY)
     checker = RevocationChecker(sources=RevocationSources.CRL_ONLY)
-    validator = Validator(pki.trust_store(), clock=lambda: now, ca_crls=[arl], checker=checker)
+    validator = Validator(
+        pki.trust_store(), clock=lambda: now, ca_revocation=CARevocation([arl]), checker=checker
+    )
     with pytest.raises(RevocationUnavailableError) as info:
         validator.validate(good.der)
     assert "503" in info.value.detail
@@ -325,7 +334,7 @@ def test_concurrent_logins_download_a_crl_once(fixture_set: FixtureSet, served: 
     )
     served.delay = 0.3
     arl = build_crl(pki.cas["GRCA2"], [], this_update=now - DAY, next_update=now + 6 * DAY)
-    validator = Validator(pki.trust_store(), clock=lambda: now, ca_crls=[arl])
+    validator = Validator(pki.trust_store(), clock=lambda: now, ca_revocation=CARevocation([arl]))
     errors: list[BaseException] = []
 
     def login(der: bytes) -> None:
@@ -382,3 +391,120 @@ def test_a_remembered_signature_is_only_the_signature(
     for name in ("citizen-chen", "citizen-huang-arc", "citizen-wang"):
         validator.validate(fixture_set.issued(name).der)
     assert len(validator._verified) == 2  # bounded: the oldest was dropped
+
+
+# --------------------------------------------------------------------------- path state (issue 12)
+
+
+def _path_validator(
+    pki: PathPKI, policy: ValidationPolicy, crls: dict[str, bytes] | None = None
+) -> Validator:
+    """A validator over a pathpki PKI; CRLs by issuing label (the last CA's goes to the cache)."""
+    crls = crls if crls is not None else {label: pki.crl(label) for label in pki.cas}
+    issuing = list(pki.cas.values())[-1]
+    cache = CRLCache()
+    cache.put(issuing.crl_url, CRLIndex.from_der(crls[issuing.label], issuer=load_certificate(issuing.der)))
+    return Validator(
+        pki.trust_store(),
+        policy,
+        lambda: pki.now,
+        checker=RevocationChecker(crls=cache, fetch_on_demand=False),
+        ca_revocation=CARevocation([der for label, der in crls.items() if label != issuing.label]),
+    )
+
+
+OFF = ValidationPolicy(revocation=RevocationPolicy.OFF)
+
+
+def test_path_length_of_a_ca_above_the_issuing_ca_applies_with_revocation_off() -> None:
+    pki = PathPKI()
+    pki.ca("root")
+    pki.ca("int1", "root", path_length=0)
+    pki.ca("int2", "int1")
+    with pytest.raises(UntrustedCertificateError, match="path length"):
+        _path_validator(pki, OFF).validate(pki.leaf("int2"))
+
+
+def test_required_policy_must_be_asserted_by_every_ca_with_revocation_off() -> None:
+    pki = PathPKI()
+    pki.ca("root")
+    pki.ca("int1", "root", policies=("1.2.3.4",))
+    pki.ca("int2", "int1")
+    with pytest.raises(CertificatePolicyError):
+        _path_validator(pki, OFF).validate(pki.leaf("int2"))
+    # Without a required policy nothing is asked of the path.
+    _path_validator(pki, ValidationPolicy(revocation=RevocationPolicy.OFF, required_policies=())).validate(
+        pki.leaf("int2")
+    )
+
+
+def test_login_purposes_are_policy() -> None:
+    pki = PathPKI()
+    pki.ca("root")
+    pki.ca("int1", "root")
+    email_only = pki.leaf("int1", eku=[x509.ExtendedKeyUsageOID.EMAIL_PROTECTION])
+    _path_validator(pki, OFF).validate(email_only)
+    client_only = ValidationPolicy(
+        revocation=RevocationPolicy.OFF,
+        login_purposes=frozenset({x509.ExtendedKeyUsageOID.CLIENT_AUTH.dotted_string}),
+    )
+    with pytest.raises(CertificatePurposeError):
+        _path_validator(pki, client_only).validate(email_only)
+
+
+def test_max_crl_age_without_next_update_is_configurable() -> None:
+    pki = PathPKI()
+    pki.ca("root")
+    pki.ca("int1", "root")
+    old = pki.crl("int1", this_update=pki.now - 3 * DAY, next_update=None)
+    crls = {"root": pki.crl("root"), "int1": old}
+    with pytest.raises(RevocationUnavailableError, match="no nextUpdate"):
+        _path_validator(pki, ValidationPolicy(), crls).validate(pki.leaf("int1"))
+    _path_validator(pki, ValidationPolicy(max_crl_age=4 * DAY), crls).validate(pki.leaf("int1"))
+    soft = ValidationPolicy(revocation=RevocationPolicy.SOFT_FAIL)
+    assert (
+        _path_validator(pki, soft, crls).validate(pki.leaf("int1")).revocation.state
+        is RevocationState.UNKNOWN
+    )
+
+
+def test_ca_crl_without_next_update_expires_the_cached_ca_path() -> None:
+    pki = PathPKI()
+    pki.ca("root")
+    pki.ca("int1", "root")
+    # A CA CRL without nextUpdate is fresh for max_crl_age, at most pyhanko's own 30 minutes.
+    root_crl = pki.crl("root", this_update=pki.now - dt.timedelta(minutes=10), next_update=None)
+    validator = _path_validator(pki, ValidationPolicy(), {"root": root_crl, "int1": pki.crl("int1")})
+    leaf = pki.leaf("int1")
+    validator.validate(leaf)
+    validator.clock = lambda: pki.now + dt.timedelta(minutes=25)  # the cached CA path is re-checked
+    with pytest.raises(RevocationUnavailableError):
+        validator.validate(leaf)
+
+
+def test_validator_takes_at_most_five_parameters() -> None:
+    import inspect
+
+    assert len(inspect.signature(Validator).parameters) <= 5
+    with pytest.raises(TypeError):
+        ValidationPolicy(required_policies="2.16.886.101.0.3.3")  # a string is no collection
+    pki = PathPKI()
+    pki.ca("root")
+    with pytest.raises(TypeError):
+        Validator(pki.trust_store(), {"revocation": "off"})  # type: ignore[arg-type]
+
+
+def test_validate_raises_only_catalogued_errors(
+    fixture_set: FixtureSet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    validator = fixture_validator(fixture_set)
+
+    def broken(*args: object) -> object:
+        raise OverflowError("date value out of range")
+
+    monkeypatch.setattr(validator.checker, "check", broken)
+    with pytest.raises(CertificateInvalidError) as info:
+        validator.validate(fixture_set.pem("citizen-wang"))
+    assert isinstance(info.value.__cause__, OverflowError)
+    with pytest.raises(TypeError, match="not int"):
+        validator.validate(42)  # type: ignore[arg-type]

@@ -224,3 +224,65 @@ def test_progress_follows_the_file(tmp_path: Path, backend: str, parallel: bool)
     assert len(seen) >= 3  # it moves while the import runs, not only at the end
     assert seen == sorted(seen) and seen[0][1] < len(feed)  # forward only, from the start
     assert seen[-1] == (rows, len(feed))  # and ends on the whole file
+
+
+def _table_rows(repository: SqlVacancyRepository) -> dict[str, list[tuple[Any, ...]]]:
+    """Every stored row of the three tables, in a stable order (the audit rows without their id)."""
+    import sqlalchemy as sa
+
+    tables = {"vacancies": repository.vacancies, "places": repository.places, "audit": repository.audit}
+    found = {}
+    with repository.engine.connect() as connection:
+        for name, table in tables.items():
+            columns = [c for c in table.c if c.name != "id"]
+            found[name] = [tuple(row) for row in connection.execute(sa.select(*columns).order_by(*columns))]
+    return found
+
+
+def test_copy_and_row_by_row_imports_store_the_same(
+    pg_schema: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, schema = pg_schema
+    copied = SqlVacancyRepository(url, schema=schema, prefix="copy_")
+    inserted = SqlVacancyRepository(url, schema=schema, prefix="insert_", copy=False)
+    used: list[str] = []
+    original = SqlVacancyRepository._copy
+
+    def spy(self: SqlVacancyRepository, connection: Any, table: Any, *args: Any) -> None:
+        used.append(f"{'copy' if self is copied else 'insert'}:{table.name}")
+        original(self, connection, table, *args)
+
+    monkeypatch.setattr(SqlVacancyRepository, "_copy", spy)
+    # Long texts (TOASTed, compressed), every quirk of the format, bad and repeated rows.
+    long_rows = [_good(500 + n, WORK_ITEM="辦理數位服務業務。" * 400) for n in range(60)]
+    feeds = [QUIRKS, MIXED, _feed(long_rows)]
+    try:
+        for feed in feeds:
+            assert import_feed(copied, feed, SYSTEM, at=AT) == import_feed(inserted, feed, SYSTEM, at=AT)
+        # Again: the second import finds every row stored (unchanged), through either path.
+        again = import_feed(copied, MIXED, SYSTEM, at=AT + dt.timedelta(hours=1))
+        assert again == import_feed(inserted, MIXED, SYSTEM, at=AT + dt.timedelta(hours=1))
+        assert again.report.unchanged == 39
+        assert used and {u.split(":")[0] for u in used} == {"copy"}  # COPY wrote, for one of them only
+        assert {u.split(":")[1] for u in used} == {
+            "copy_vacancies",
+            "copy_vacancy_places",
+            "copy_vacancy_audit",
+        }
+        first, second = _table_rows(copied), _table_rows(inserted)
+        assert len(first["vacancies"]) == 39 + 60 + len(read_dgpa_xml(QUIRKS).vacancies)
+        assert first == second
+        for vacancy in read_dgpa_xml(_feed(long_rows)).vacancies:
+            assert dataclasses.replace(copied.get(vacancy.work_id), revision=0) == vacancy
+        with copied.engine.connect() as connection:
+            lz4 = connection.exec_driver_sql(
+                "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
+            ).scalar()
+            methods = connection.exec_driver_sql(
+                f'SELECT DISTINCT pg_column_compression(duties) FROM "{schema}".copy_vacancies '
+                "WHERE length(duties) > 2000"
+            ).all()
+        assert methods == [("lz4" if lz4 else "pglz",)]  # the import's long texts, compressed cheaply
+    finally:
+        copied.close()
+        inserted.close()

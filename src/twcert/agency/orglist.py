@@ -65,7 +65,10 @@ class OrgListResult:
 
 def _decode(data: bytes) -> str:
     if data.startswith(codecs.BOM_UTF8):
-        return data[len(codecs.BOM_UTF8) :].decode("utf-8")
+        try:
+            return data[len(codecs.BOM_UTF8) :].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise OrgListError(f"UTF-8 byte-order mark but not UTF-8 (byte {exc.start + 3})") from None
     try:
         return data.decode("cp950")
     except UnicodeDecodeError:
@@ -76,14 +79,27 @@ def _decode(data: bytes) -> str:
         raise OrgListError(f"neither Big5/CP950 nor UTF-8 (byte {exc.start})") from None
 
 
+def _read(source: object) -> bytes:
+    if isinstance(source, bytes | bytearray | memoryview):
+        return bytes(source)
+    if isinstance(source, str | os.PathLike):
+        return Path(source).read_bytes()
+    read = getattr(source, "read", None)
+    if not callable(read):
+        raise TypeError(f"orglist source must be bytes, a path or a binary file, not {type(source).__name__}")
+    data = read(_MAX_BYTES + 1)
+    if not isinstance(data, bytes | bytearray):
+        raise TypeError(f"orglist file must be opened in binary mode (read() gave {type(data).__name__})")
+    return bytes(data)
+
+
 def read_orglist(source: str | os.PathLike[str] | bytes | BinaryIO) -> Iterator[Agency | OrgListProblem]:
-    """Yield an :class:`Agency` per good row and an :class:`OrgListProblem` per bad one."""
-    if isinstance(source, bytes):
-        data = source
-    elif isinstance(source, str | os.PathLike):
-        data = Path(source).read_bytes()
-    else:
-        data = source.read()
+    """Yield an :class:`Agency` per good row and an :class:`OrgListProblem` per bad one.
+
+    :raises OrgListError: the bytes are not a readable agency-code file.
+    :raises TypeError: ``source`` is not bytes, a path or a binary file.
+    """
+    data = _read(source)
     if len(data) > _MAX_BYTES:
         raise OrgListError(f"file of {len(data)} bytes is larger than {_MAX_BYTES}")
     text = _decode(data)

@@ -186,9 +186,9 @@ class DemoSite:
         if self.state.card(card_serial) is None:
             return False
         self.agent_guard.ledger.record_unblock(card_serial)
-        ledger = self.state.login_service.pin_ledger
-        if ledger is not None:
-            ledger.record_unblock(card_serial)
+        record = self.state.login_service.stores.pin_record
+        if record is not None:
+            record.record_unblock(card_serial)
         return True
 
     def tries_left(self, card_serial: str) -> int | None:

@@ -22,10 +22,10 @@ from typing import Final
 from ..agency import Agency, AgencyResolver
 from ..card.softhsm import SoftCard, SoftHsm, provision
 from ..certificate import load_certificate
-from ..login import LoginService
+from ..login import LoginService, LoginStores
 from ..personnel import Person
-from ..pin import PinAttemptLedger
-from ..revocation import CRLCache, RevocationChecker
+from ..pin import PinRecord
+from ..revocation import CARevocation, CRLCache, RevocationChecker
 from ..stores.sql import SqlStores
 from ..testing import FakeCA, FakeGPKI, KeyPool, Revoked, build_crl
 from ..testing.fixtures import AGENCIES, PEOPLE
@@ -94,7 +94,8 @@ def _validator(pki: FakeGPKI, crls: dict[str, bytes]) -> Validator:
         cache.preload(crls[label], load_certificate(ca.der), url=ca.complete_crl_url)
     # CRLs are preloaded, never fetched during a login (HARD_FAIL: no answer, no login).
     checker = RevocationChecker(crls=cache, fetch_on_demand=False)
-    return Validator(pki.trust_store(), checker=checker, ca_crls=[crls[label] for label in ROOT_CAS])
+    ca_revocation = CARevocation([crls[label] for label in ROOT_CAS])
+    return Validator(pki.trust_store(), checker=checker, ca_revocation=ca_revocation)
 
 
 def _soft_card(pki: FakeGPKI, item: IssuedCard) -> SoftCard:
@@ -126,12 +127,10 @@ def _login_service(directory: Path, validator: Validator) -> tuple[SqlStores, Lo
     stores.agencies.upsert(Agency(a.code, a.name, address=a.address) for a in AGENCIES if a.code != _UNLISTED)
     resolver = AgencyResolver(stores.agencies, oid_map={a.oid: a.code for a in AGENCIES})
     service = LoginService(
-        validator=validator,
-        nonces=stores.nonces,
-        personnel=stores.personnel,
-        bindings=stores.bindings,
-        agencies=resolver,
-        pin_ledger=PinAttemptLedger(stores.pin_counters),
+        validator,
+        LoginStores(
+            stores.nonces, stores.personnel, stores.bindings, resolver, PinRecord(stores.pin_counters)
+        ),
     )
     return stores, service
 

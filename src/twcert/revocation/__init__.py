@@ -4,12 +4,14 @@
   compact structure (a million entries in tens of MiB), optionally shared between processes.
 * :class:`CRLCache` — CRLs by distribution-point URL: preload, fetch, background refresh.
 * :class:`OCSPClient` — OCSP requests with nonces; responses verified (signer, freshness).
+* :class:`CARevocation` — CRLs for the CA certificates of a path (GRCA ARLs), preloaded or fetched.
 * :class:`RevocationChecker` — asks those sources in the configured order.
 * :class:`RevocationPolicy` — HARD_FAIL (default), SOFT_FAIL or OFF.
 """
 
 from __future__ import annotations
 
+from .ca_revocation import CARevocation as CARevocation
 from .checker import RevocationChecker as RevocationChecker
 from .crl_cache import BackgroundRefresher as BackgroundRefresher
 from .crl_cache import CRLCache as CRLCache
@@ -29,6 +31,7 @@ from .policy import RevocationStatus as RevocationStatus
 
 __all__ = [
     "BackgroundRefresher",
+    "CARevocation",
     "CRLCache",
     "CRLIndex",
     "CRLMetadata",

@@ -36,12 +36,16 @@ beyond the DER; measured figures in ``docs/benchmarks-crl.md``)
   whatever the size. Building the table needs no sort, which is why it beats a sorted
   array + ``bisect``: sorting a million keys costs 0.3–0.6 s here. Structured serials
   (sequential, counter-in-high-bits, negative) probe as evenly as random ones.
-* **Shared file.** The file holds a header, JSON metadata, the table, then the CRL's DER. The
-  table and the DER are used in place through :class:`mmap.mmap`, so N workers share one copy
-  in the page cache. The header's SHA-256 covers the header, the metadata and the table. The
-  DER must hash to the CRL's SHA-256 in the metadata. A truncated or altered file is refused.
-  Against deliberate forgery by whoever can write the file, pass a secret ``key``: the digest
-  then becomes an HMAC.
+* **Shared file.** The file holds a header, JSON metadata (the CRL's, plus the caller's
+  annotations such as its URL and ETag), the table, then the CRL's DER. The table and the DER
+  are used in place through :class:`mmap.mmap`, so N workers share one copy in the page cache.
+  :meth:`CRLIndex.open` trusts nothing it cannot check. With a deployment ``key`` the header
+  carries an HMAC-SHA256 over the header, the metadata (CRL number and SHA-256 included), the
+  annotations and the table, and the DER must hash to that SHA-256. Without a key the header
+  digest is plain SHA-256 (it catches corruption, not forgery), so ``open`` needs the issuing
+  CA: it verifies the stored CRL's signature again, rebuilds the table from it and refuses a
+  file whose table or metadata differ. That costs about an ingest; the keyed check costs a
+  hash of the file. Files are opened without following symlinks.
 
 Serial numbers are compared as their minimal two's-complement DER encodings. So zero and
 negative serials, which broken CAs issue, and serials longer than 20 octets all work.
@@ -55,12 +59,13 @@ import hmac
 import json
 import mmap
 import os
+import stat
 import struct
 import sys
 import tempfile
 import zlib
 from array import array
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol, TypeAlias, cast
@@ -70,6 +75,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 
+from .._der import GENERALIZED_TIME, UTC_TIME, parse_time, read_header
 from ..certificate import TaiwanCertificate, key_identifier
 from ..errors import RevocationDataError
 
@@ -100,8 +106,8 @@ _OID_INVALIDITY_DATE: Final = b"\x06\x03\x55\x1d\x18"
 _OID_CERTIFICATE_ISSUER: Final = b"\x06\x03\x55\x1d\x1d"
 
 _SEQUENCE: Final = 0x30
-_UTC_TIME: Final = 0x17
-_GENERALIZED_TIME: Final = 0x18
+_UTC_TIME: Final = UTC_TIME
+_GENERALIZED_TIME: Final = GENERALIZED_TIME
 
 # Entries walked per batch (bytes of DER): bounds the transient list of extension blocks.
 _BATCH_BYTES: Final = 1 << 16
@@ -109,7 +115,8 @@ _BATCH_BYTES: Final = 1 << 16
 _EXT_CACHE_SIZE: Final = 256
 
 _MAGIC: Final = b"TWCRLIX\x00"
-_FORMAT_VERSION: Final = 1
+# Version 2: metadata {"crl": ..., "annotations": ...}; keyless files are re-verified at open.
+_FORMAT_VERSION: Final = 2
 _HEADER: Final = struct.Struct("<8sIIQ32s")  # magic, version, metadata length, file length, digest
 _DIGESTED_HEADER: Final = 24  # header bytes before the digest
 
@@ -246,7 +253,7 @@ class CRLIndex:
     read-only and safe from several threads.
     """
 
-    __slots__ = ("_der", "_der_base", "_ext_cache", "_meta", "_mmap", "_table", "_views")
+    __slots__ = ("_annotations", "_der", "_der_base", "_ext_cache", "_meta", "_mmap", "_table", "_views")
 
     def __init__(
         self,
@@ -256,8 +263,10 @@ class CRLIndex:
         table: Sequence[int],
         ext_cache: _ExtCache | None = None,
         mapped: tuple[mmap.mmap, tuple[memoryview, ...]] | None = None,
+        annotations: Mapping[str, str | None] | None = None,
     ) -> None:
         self._meta = meta
+        self._annotations: dict[str, str | None] = dict(annotations or {})
         self._der = der
         self._der_base = der_base  # where the DER starts in ``_der`` (0, or past a file's header)
         self._table = table  # entry offsets into the DER by slot; 0 = empty
@@ -394,6 +403,14 @@ class CRLIndex:
         return self._meta.only_ca_certs
 
     @property
+    def annotations(self) -> dict[str, str | None]:
+        """What :meth:`save` was given to store with the index (e.g. URL, ETag); {} otherwise.
+
+        Authenticated only when the file was opened with a ``key``.
+        """
+        return dict(self._annotations)
+
+    @property
     def is_mapped(self) -> bool:
         """True when backed by a memory-mapped file (from :meth:`open`)."""
         return self._mmap is not None
@@ -413,7 +430,9 @@ class CRLIndex:
         if at.tzinfo is None:
             raise ValueError("is_fresh needs an aware datetime")
         meta = self._meta
-        return meta.this_update <= at + skew and (meta.next_update is None or at <= meta.next_update + skew)
+        # ``at ± skew`` rather than ``nextUpdate + skew``: a nextUpdate of 9999-12-31 is valid
+        # and must not overflow.
+        return meta.this_update <= at + skew and (meta.next_update is None or at - skew <= meta.next_update)
 
     def covers(self, target: str | TaiwanCertificate | x509.Certificate) -> bool:
         """Whether this CRL's scope includes ``target``.
@@ -461,8 +480,8 @@ class CRLIndex:
     def lookup(self, serial_number: int) -> RevokedEntry | None:
         """The entry for ``serial_number``, or None. O(1) expected: no per-entry scan.
 
-        A (broken) CRL that lists a serial twice answers with the first entry in CRL order,
-        as cryptography's ``get_revoked_certificate_by_serial_number`` does.
+        A (broken) CRL that lists a serial more than once answers with its first entry that
+        is not removeFromCRL, if any: any such entry means revoked (fail closed), whatever order.
         """
         tlv = _integer_tlv(serial_number)
         size = len(tlv)
@@ -472,6 +491,7 @@ class CRLIndex:
         d = self._der
         base = self._der_base
         wrapped = False
+        released: RevokedEntry | None = None  # a removeFromCRL entry; another may still revoke
         # Decoding is inlined: each call saved is a tenth of a microsecond here. The structure
         # was validated at ingest, so a failure below means a corrupt index file.
         try:
@@ -493,7 +513,10 @@ class CRLIndex:
                         return _make_entry(serial_number, revoked_at, None, None)
                     blob = d[time_end:end]
                     reason, invalidity = self._ext_cache.get(blob) or self._extensions(blob)
-                    return _make_entry(serial_number, revoked_at, reason, invalidity)
+                    entry = _make_entry(serial_number, revoked_at, reason, invalidity)
+                    if reason is not x509.ReasonFlags.remove_from_crl:
+                        return entry
+                    released = released or entry
                 slot += 1
                 if slot == slots:
                     if wrapped:  # a full table: only a corrupt index file can have one
@@ -501,7 +524,7 @@ class CRLIndex:
                     slot, wrapped = 0, True
         except (ValueError, IndexError) as exc:
             raise RevocationDataError(f"corrupt CRL index: {exc}") from exc
-        return None
+        return released
 
     def _extensions(self, blob: bytes) -> tuple[x509.ReasonFlags | None, dt.datetime | None]:
         cached = self._ext_cache.get(blob)
@@ -513,16 +536,30 @@ class CRLIndex:
 
     # -- shared file ---------------------------------------------------------------------------
 
-    def save(self, path: str | os.PathLike[str], *, key: bytes | None = None) -> None:
+    def save(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        key: bytes | None = None,
+        annotations: Mapping[str, str | None] | None = None,
+    ) -> None:
         """Write the index and the CRL to ``path`` atomically (readers never see half a file).
 
-        :param key: makes the header digest an HMAC-SHA256 under this secret. Then only a
-            holder of the key can produce a file that :meth:`open` accepts with it. Without a
-            key, the digest catches corruption and truncation but not a deliberate forgery.
+        The file is created under a random name in the same directory (``O_EXCL``, so never
+        through a planted symlink) and renamed over ``path``.
+
+        :param key: makes the header digest an HMAC-SHA256 under this secret, covering the
+            metadata (CRL number and SHA-256), ``annotations`` and the table. Then only a
+            holder of the key can produce a file that :meth:`open` accepts with it.
+        :param annotations: short strings stored with the index (a URL, an ETag), read back by
+            :attr:`annotations`.
         """
         target = Path(path)
         meta = self._meta
-        meta_json = json.dumps(meta.to_json(), sort_keys=True).encode()
+        notes = dict(annotations if annotations is not None else self._annotations)
+        if not all(isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in notes.items()):
+            raise TypeError("annotations map strings to strings or None")
+        meta_json = json.dumps({"crl": meta.to_json(), "annotations": notes}, sort_keys=True).encode()
         table = array("I", self._table)
         if sys.byteorder != "little":  # pragma: no cover - the file is little-endian
             table.byteswap()
@@ -549,25 +586,41 @@ class CRLIndex:
             raise
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], *, key: bytes | None = None) -> CRLIndex:
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        key: bytes | None = None,
+        issuer: TaiwanCertificate | x509.Certificate | None = None,
+    ) -> CRLIndex:
         """Map a file written by :meth:`save`, read-only; processes mapping it share the pages.
 
-        Checks the magic, the version and the length. Then the header digest, which covers the
-        header, the metadata and the table (an HMAC under ``key`` if the file was saved with
-        one), and the CRL's SHA-256. Then the table's invariants.
+        Checks the magic, the version and the length, then the header digest over the header,
+        the metadata and the table, and the CRL's SHA-256. With ``key`` the digest is an HMAC
+        under it: the file is then trusted as written by a key holder. Without ``key`` the
+        digest proves nothing against a forger, so ``issuer`` is required: the stored CRL is
+        verified against it again (as :meth:`from_der` does) and the table and metadata must
+        be exactly what that CRL yields. With both, the issuer must also be the CRL's.
 
-        :raises RevocationDataError: the file is truncated, altered or not an index file.
-        :raises OSError: the file cannot be read.
+        :raises TypeError: neither ``key`` nor ``issuer`` given.
+        :raises RevocationDataError: the file is truncated, altered, not an index file, or (without
+            a key) its CRL does not verify against ``issuer``.
+        :raises OSError: the file cannot be read, or ``path`` is a symlink.
         """
+        if key is None and issuer is None:
+            raise TypeError("CRLIndex.open needs key= (the deployment secret) or issuer= (the CRL's CA)")
         name = os.fspath(path)
-        with open(path, "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            if size < _HEADER.size:
-                raise RevocationDataError(f"CRL index file {name!r} is truncated ({size} bytes)")
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise RevocationDataError(f"CRL index {name!r} is not a regular file")
+            if info.st_size < _HEADER.size:
+                raise RevocationDataError(f"CRL index file {name!r} is truncated ({info.st_size} bytes)")
             mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
         views: list[memoryview] = []
         try:
-            return cls._from_mapping(mapped, views, name, key)
+            return cls._from_mapping(mapped, views, name, key, issuer)
         except BaseException as exc:
             for view in reversed(views):
                 view.release()
@@ -578,7 +631,12 @@ class CRLIndex:
 
     @classmethod
     def _from_mapping(
-        cls, mapped: mmap.mmap, views: list[memoryview], name: str, key: bytes | None
+        cls,
+        mapped: mmap.mmap,
+        views: list[memoryview],
+        name: str,
+        key: bytes | None,
+        issuer: TaiwanCertificate | x509.Certificate | None,
     ) -> CRLIndex:
         magic, version, meta_length, file_length, digest = _HEADER.unpack_from(mapped, 0)
         if magic != _MAGIC:
@@ -592,7 +650,15 @@ class CRLIndex:
         whole = memoryview(mapped)
         views.append(whole)
         meta_end = _HEADER.size + meta_length
-        meta = CRLMetadata.from_json(json.loads(bytes(whole[_HEADER.size : meta_end])))
+        document = json.loads(bytes(whole[_HEADER.size : meta_end]))
+        if not isinstance(document, dict) or set(document) != {"crl", "annotations"}:
+            raise RevocationDataError(f"{name!r}: malformed metadata")
+        notes = document["annotations"]
+        if not isinstance(notes, dict) or not all(v is None or isinstance(v, str) for v in notes.values()):
+            raise RevocationDataError(f"{name!r}: malformed annotations")
+        if not isinstance(document["crl"], dict):
+            raise RevocationDataError(f"{name!r}: malformed metadata")
+        meta = CRLMetadata.from_json(document["crl"])
         table_offset = _align8(meta_end)
         der_offset = file_length - meta.der_size
         slots, rest = divmod(der_offset - table_offset, 4)
@@ -605,6 +671,17 @@ class CRLIndex:
             raise RevocationDataError(f"{name!r}: header digest mismatch (altered or corrupt file)")
         if hashlib.sha256(whole[der_offset:]).hexdigest() != meta.sha256:
             raise RevocationDataError(f"{name!r}: the embedded CRL does not match its SHA-256")
+        ext_cache: _ExtCache | None = None
+        if issuer is not None:
+            ski = (
+                issuer.subject_key_identifier
+                if isinstance(issuer, TaiwanCertificate)
+                else key_identifier(issuer)
+            )
+            if ski != meta.issuer_key_identifier:
+                raise RevocationDataError(f"{name!r}: the CRL is not signed by the CA given")
+            if key is None:
+                ext_cache = _verify_derived(whole, table_offset, der_offset, meta, issuer, name)
         table: Sequence[int]
         if sys.byteorder == "little":
             table = whole[table_offset:der_offset].cast("I")
@@ -613,7 +690,7 @@ class CRLIndex:
             swapped = array("I", bytes(whole[table_offset:der_offset]))
             swapped.byteswap()
             table = swapped
-        return cls(meta, mapped, der_offset, table, None, (mapped, tuple(views)))
+        return cls(meta, mapped, der_offset, table, ext_cache, (mapped, tuple(views)), notes)
 
     def close(self) -> None:
         """Unmap a file opened with :meth:`open` (no-op otherwise); the index is unusable after."""
@@ -631,32 +708,36 @@ class CRLIndex:
         self.close()
 
 
+def _verify_derived(
+    whole: memoryview,
+    table_offset: int,
+    der_offset: int,
+    meta: CRLMetadata,
+    issuer: TaiwanCertificate | x509.Certificate,
+    name: str,
+) -> _ExtCache:
+    """Re-verify a file's CRL against ``issuer`` and require the stored table and metadata to
+    be exactly what it yields (the table is built deterministically); returns the parsed
+    extension cache for reuse."""
+    rebuilt = CRLIndex.from_der(bytes(whole[der_offset:]), issuer=issuer)
+    if rebuilt._meta != meta:
+        raise RevocationDataError(f"{name!r}: the metadata does not match the stored CRL")
+    table = array("I", rebuilt._table)
+    if sys.byteorder != "little":  # pragma: no cover - the file is little-endian
+        table.byteswap()
+    if whole[table_offset:der_offset] != table.tobytes():
+        raise RevocationDataError(f"{name!r}: the table is not derived from the stored CRL (altered file)")
+    return rebuilt._ext_cache
+
+
 # --------------------------------------------------------------------------- DER helpers
 
 
-def _tlv(d: _Buffer, pos: int, end: int) -> tuple[int, int, int]:
-    """(tag, content start, content end) of the DER element at ``pos``, inside ``end``.
-
-    Low-tag-number form and definite, minimal lengths of up to 4 bytes (DER, as in a CRL).
-    """
-    if pos + 2 > end:
-        raise RevocationDataError(f"DER element at {pos} runs past its container")
-    tag = d[pos]
-    length = d[pos + 1]
-    pos += 2
-    if tag & 0x1F == 0x1F:
-        raise RevocationDataError(f"high tag number at {pos - 2}")
-    if length & 0x80:
-        size = length & 0x7F
-        if not 0 < size <= 4 or pos + size > end:
-            raise RevocationDataError(f"bad length at {pos - 1}")
-        length = int.from_bytes(d[pos : pos + size], "big")
-        if length < 0x80 or d[pos] == 0:
-            raise RevocationDataError(f"non-minimal length at {pos - 1}")
-        pos += size
-    if pos + length > end:
-        raise RevocationDataError(f"DER element at {pos} runs past its container")
-    return tag, pos, pos + length
+# One TLV reader and one time parser for the library (``twcert._der``). They raise DERError (a
+# ValueError): ingest turns any such failure into RevocationDataError("malformed CRL"), and a
+# lookup into RevocationDataError("corrupt CRL index").
+_tlv: Final = read_header
+_parse_time: Final = parse_time
 
 
 def _integer_tlv(value: int) -> bytes:
@@ -726,34 +807,6 @@ def _layout(der: bytes) -> _Layout:
         revoked = (content, pos)
     _, _, algorithm_end = _tlv(der, tbs_end, end)
     return _Layout((tbs_start, tbs_end), revoked, inner_algorithm == der[tbs_end:algorithm_end])
-
-
-def _parse_time(tag: int, raw: bytes) -> dt.datetime:
-    """UTCTime ``YYMMDDHHMMSSZ`` (years 50–99 are 19xx) or GeneralizedTime ``YYYYMMDDHHMMSSZ``:
-    the only forms RFC 5280 (and cryptography) accept."""
-    # One int() and divmods, positional tzinfo, module-level names: about 1 µs (this runs on
-    # every lookup that finds an entry).
-    if tag == _UTC_TIME and len(raw) == 13 and raw[12] == 0x5A and raw[:12].isdigit():
-        value = int(raw[:12])
-        century = 1900 if value >= 50_0000000000 else 2000
-    elif tag == _GENERALIZED_TIME and len(raw) == 15 and raw[14] == 0x5A and raw[:14].isdigit():
-        value = int(raw[:14])
-        century = 0
-    else:
-        raise RevocationDataError(f"unsupported time encoding {bytes((tag,)) + raw!r}")
-    value, second = divmod(value, 100)
-    value, minute = divmod(value, 100)
-    value, hour = divmod(value, 100)
-    value, day = divmod(value, 100)
-    year, month = divmod(value, 100)
-    try:
-        return _datetime(century + year, month, day, hour, minute, second, 0, _UTC)
-    except ValueError as exc:
-        raise RevocationDataError(f"invalid date {raw!r}: {exc}") from exc
-
-
-_datetime: Final = dt.datetime
-_UTC: Final = dt.UTC
 
 
 def _parse_entry_extensions(blob: bytes) -> tuple[x509.ReasonFlags | None, dt.datetime | None]:

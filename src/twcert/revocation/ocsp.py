@@ -28,6 +28,7 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from ..certificate import TaiwanCertificate
+from ..errors import RevocationDataError
 from .http import Fetcher, FetchError, UrllibFetcher
 from .policy import RevocationState, RevocationStatus
 
@@ -36,8 +37,13 @@ __all__ = ["OCSPClient", "OCSPError"]
 logger = logging.getLogger(__name__)
 
 
-class OCSPError(Exception):
-    """A response that cannot be used (internal: becomes "no answer from OCSP")."""
+class OCSPError(RevocationDataError):
+    """A response that cannot be used: :meth:`OCSPClient.check` turns it into "no answer from
+    OCSP"; :meth:`OCSPClient.verify_response` raises it (a catalogued
+    :class:`~twcert.errors.RevocationDataError`) for any bytes it cannot use."""
+
+    code = "OCSP_RESPONSE_INVALID"
+    message_en = "An OCSP response could not be used ({detail_short})."
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +181,32 @@ class OCSPClient:
         url: str | None = None,
     ) -> RevocationStatus:
         """Check a DER OCSP response about ``cert`` (public so tests and apps can feed stapled
-        or pre-fetched responses). Raises :class:`OCSPError` if it cannot be used."""
+        or pre-fetched responses).
+
+        :raises OCSPError: the response cannot be used, whatever its bytes.
+        :raises TypeError: ``der`` is not bytes.
+        """
+        if not isinstance(der, bytes | bytearray | memoryview):
+            raise TypeError(f"an OCSP response must be bytes, not {type(der).__name__}")
+        try:
+            return self._verify_response(bytes(der), cert, issuer, at, nonce, url)
+        except OCSPError:
+            raise
+        except Exception as exc:
+            # cryptography decodes fields lazily: an unknown hash, signature or key algorithm
+            # (UnsupportedAlgorithm), a duplicate extension (DuplicateExtension), an unknown
+            # reason code or an invalid key (ValueError) surface only when read.
+            raise OCSPError(f"malformed OCSP response: {type(exc).__name__}: {exc}") from exc
+
+    def _verify_response(
+        self,
+        der: bytes,
+        cert: TaiwanCertificate,
+        issuer: TaiwanCertificate,
+        at: dt.datetime,
+        nonce: bytes | None,
+        url: str | None,
+    ) -> RevocationStatus:
         try:
             response = ocsp.load_der_ocsp_response(der)
         except ValueError as exc:
@@ -189,7 +220,7 @@ class OCSPClient:
         next_update = single.next_update_utc
         if this_update > at + self.skew:
             raise OCSPError("response thisUpdate is in the future")
-        if next_update is not None and at > next_update + self.skew:
+        if next_update is not None and at - self.skew > next_update:  # 9999-12-31 + skew overflows
             raise OCSPError("response is past its nextUpdate")
         if next_update is None and at - this_update > self.max_age:
             raise OCSPError("response without nextUpdate is too old")

@@ -117,6 +117,13 @@ class FilePinCounterStore:
 
         self._update(change)
 
+    def raise_to(self, key: str, count: int) -> int:
+        def change(counts: dict[str, int]) -> int:
+            counts[key] = max(counts.get(key, 0), count)
+            return counts[key]
+
+        return self._update(change)
+
     def reset(self, key: str) -> None:
         def change(counts: dict[str, int]) -> None:
             counts.pop(key, None)

@@ -32,6 +32,11 @@ class MemoryPinCounterStore:
         with self._lock:
             self._counts[key] = count
 
+    def raise_to(self, key: str, count: int) -> int:
+        with self._lock:
+            self._counts[key] = max(self._counts.get(key, 0), count)
+            return self._counts[key]
+
     def reset(self, key: str) -> None:
         with self._lock:
             self._counts.pop(key, None)

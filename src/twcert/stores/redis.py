@@ -27,6 +27,13 @@ if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then return {'ok', data}
 return {'used', data}
 """
 
+_RAISE_TO = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+local wanted = tonumber(ARGV[1])
+if wanted > current then redis.call('SET', KEYS[1], wanted); return wanted end
+return current
+"""
+
 
 def redis_client(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
@@ -96,6 +103,7 @@ class RedisPinCounterStore:
     def __init__(self, client: redis.Redis | str, *, prefix: str = "twcert:") -> None:
         self.client = redis_client(client) if isinstance(client, str) else client
         self.prefix = prefix
+        self._raise = self.client.register_script(_RAISE_TO)
 
     def _key(self, card: str) -> str:
         return f"{self.prefix}pin-failures:{card}"
@@ -112,6 +120,10 @@ class RedisPinCounterStore:
     @_guard
     def set(self, key: str, count: int) -> None:
         self.client.set(self._key(key), count)
+
+    @_guard
+    def raise_to(self, key: str, count: int) -> int:
+        return int(self._raise(keys=[self._key(key)], args=[count]))
 
     @_guard
     def reset(self, key: str) -> None:

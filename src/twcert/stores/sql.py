@@ -34,6 +34,7 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    case,
     create_engine,
     event,
     func,
@@ -431,6 +432,20 @@ class SqlPinCounterStore(_Base):
                 set_={"failures": bindparam("count"), "updated_at": bindparam("now")},
             )
         )
+        self._raise_to = self._compile(
+            self._insert()
+            .values(card=bindparam("card"), failures=bindparam("count"), updated_at=bindparam("now"))
+            .on_conflict_do_update(
+                index_elements=[t.c.card],
+                set_={
+                    "failures": case(
+                        (t.c.failures < bindparam("count"), bindparam("count")), else_=t.c.failures
+                    ),
+                    "updated_at": bindparam("now"),
+                },
+            )
+            .returning(t.c.failures)
+        )
         self._reset = self._compile(t.delete().where(t.c.card == bindparam("card")))
 
     def get(self, key: str) -> int:
@@ -444,6 +459,11 @@ class SqlPinCounterStore(_Base):
 
     def set(self, key: str, count: int) -> None:
         self._run([(self._set, {"card": key, "count": count, "now": _us(dt.datetime.now(dt.UTC))})])
+
+    def raise_to(self, key: str, count: int) -> int:
+        row = self._one(self._raise_to, {"card": key, "count": count, "now": _us(dt.datetime.now(dt.UTC))})
+        assert row is not None
+        return int(row[0])
 
     def reset(self, key: str) -> None:
         self._run([(self._reset, {"card": key})])
@@ -461,6 +481,11 @@ class SqlBindingStore(_Base):
         )
         self._unbind = self._compile(
             t.delete().where(t.c.identity == bindparam("identity")).returning(t.c.account)
+        )
+        self._for_account = self._compile(
+            select(t.c.identity, *columns)
+            .where(t.c.account == bindparam("account"))
+            .order_by(t.c.bound_at, t.c.identity)
         )
 
     def get(self, identity: str) -> Binding | None:
@@ -483,6 +508,10 @@ class SqlBindingStore(_Base):
 
     def unbind(self, identity: str) -> bool:
         return bool(self._run([(self._unbind, {"identity": identity})])[0])
+
+    def for_account(self, account: str) -> list[Binding]:
+        rows = self._run([(self._for_account, {"account": account})])[0]
+        return [Binding(identity, acc, _dt(bound_at), sha) for identity, acc, bound_at, sha in rows]
 
 
 _PERSON_COLUMNS = ("account", "national_id", "name", "in_service", "agency_code")

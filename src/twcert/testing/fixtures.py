@@ -3,6 +3,13 @@
 Each end-entity certificate is listed in ``manifest.json`` with what it is and what a strict
 validator must decide about it at :data:`~twcert.testing.DEFAULT_NOW` (``expect``: ``ok`` or
 an error code of :mod:`twcert.errors`). Regenerate with ``python fixtures/generate.py``.
+
+The CRLs in ``crl/`` describe the PKI at that fixed instant (nextUpdate six days later), and the
+project's tests judge everything at it. ``crl/live/`` holds the same revocation state re-signed
+with a nextUpdate ten years ahead (:func:`reissue_live_crls`), so the fixtures' CAs and good
+certificates also validate on the real clock (:meth:`FixtureSet.validator`). The time-bound
+certificates (``citizen-expired``, ``citizen-not-yet-valid``) keep the manifest's verdicts only
+at the fixed instant.
 """
 
 from __future__ import annotations
@@ -10,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,11 +27,15 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from .. import oids
+from ..certificate import load_certificate
+from ..revocation import CRLCache
+from ..validation import Validator
+from .kit import preloaded_validator
 from .people import FakeAgency, FakePerson, make_id_number
 from .pki import DEFAULT_NOW, ENCRYPTION_USAGE, FakeGPKI, Issued, KeyPool
 from .revocation import Revoked, build_crl
 
-__all__ = ["AGENCIES", "PEOPLE", "FixtureSet", "generate"]
+__all__ = ["AGENCIES", "LIVE_CRL_LIFETIME", "PEOPLE", "FixtureSet", "generate", "reissue_live_crls"]
 
 #: Synthetic civil servants of the personnel directory (no real person's data).
 PEOPLE: tuple[FakePerson, ...] = (
@@ -44,6 +55,10 @@ AGENCIES: tuple[FakeAgency, ...] = (
 )
 
 _DAY = dt.timedelta(days=1)
+
+#: How long the ``crl/live`` CRLs stay fresh after the fixtures' instant.
+LIVE_CRL_LIFETIME = dt.timedelta(days=3650)
+_LIVE_NUMBER_OFFSET = 1000
 
 
 def _write(directory: Path, name: str, issued: Issued) -> dict[str, str]:
@@ -388,6 +403,55 @@ def generate(directory: str | os.PathLike[str], *, now: dt.datetime = DEFAULT_NO
     (root / "manifest.json").write_text(
         json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
+    reissue_live_crls(root)
+
+
+def reissue_live_crls(
+    directory: str | os.PathLike[str], *, lifetime: dt.timedelta = LIVE_CRL_LIFETIME
+) -> dict[str, dict[str, str]]:
+    """Re-sign the fixture CRLs that describe the current state with the committed CA keys:
+    same entries and scope, thisUpdate at the fixtures' instant, nextUpdate ``lifetime`` later.
+    Written to ``crl/live/`` with ``crl/live/index.json``; certificates are left untouched.
+    Stale and wrongly signed CRLs (those with a ``note``) have no live copy."""
+    root = Path(directory)
+    manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+    pki = FakeGPKI.load(root, keys=KeyPool(reuse=True))
+    now = dt.datetime.fromisoformat(manifest["now"])
+    live = root / "crl" / "live"
+    live.mkdir(parents=True, exist_ok=True)
+    index: dict[str, dict[str, str]] = {}
+    for name, entry in manifest["crls"].items():
+        if "note" in entry:
+            continue
+        old = x509.load_der_x509_crl((root / entry["file"]).read_bytes())
+        listed = [Revoked(item.serial_number, item.revocation_date_utc, _reason(item)) for item in old]
+        ca = pki.cas[entry["ca"]]
+        der = build_crl(
+            ca,
+            listed,
+            this_update=now,
+            next_update=now + lifetime,
+            crl_number=_crl_number(old) + _LIVE_NUMBER_OFFSET,
+            partition_url=entry["url"] if "partition" in name else None,
+        )
+        (live / f"{name}.crl").write_bytes(der)
+        index[name] = {"file": f"crl/live/{name}.crl", "ca": entry["ca"], "url": entry["url"]}
+    (live / "index.json").write_text(json.dumps(index, indent=2) + "\n", encoding="utf-8")
+    return index
+
+
+def _reason(item: x509.RevokedCertificate) -> x509.ReasonFlags | None:
+    try:
+        return item.extensions.get_extension_for_class(x509.CRLReason).value.reason
+    except x509.ExtensionNotFound:
+        return None
+
+
+def _crl_number(crl: x509.CertificateRevocationList) -> int:
+    try:
+        return crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+    except x509.ExtensionNotFound:
+        return 0
 
 
 def _slots(obj: Any) -> dict[str, Any]:
@@ -429,3 +493,23 @@ class FixtureSet:
 
     def crl(self, name: str) -> bytes:
         return (self.directory / str(self.manifest["crls"][name]["file"])).read_bytes()
+
+    @property
+    def live_crls(self) -> Mapping[str, Mapping[str, str]]:
+        """The long-lived CRLs of ``crl/live`` (see :func:`reissue_live_crls`)."""
+        path = self.directory / "crl" / "live" / "index.json"
+        return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+    def validator(self, *, clock: Callable[[], dt.datetime] | None = None, **options: Any) -> Validator:
+        """A Validator trusting the fixture CAs with the live CRLs and ARLs preloaded and
+        downloads off; ``clock`` defaults to the real clock (pass ``lambda: fs.now`` for the
+        manifest's verdicts on the time-bound certificates)."""
+        cache = CRLCache()
+        arls = []
+        for name, entry in self.live_crls.items():
+            der = (self.directory / entry["file"]).read_bytes()
+            if name.endswith("-arl"):
+                arls.append(der)
+            else:
+                cache.preload(der, load_certificate(self.pki.cas[entry["ca"]].der), url=entry["url"])
+        return preloaded_validator(self.pki.trust_store(), cache, arls, clock=clock, **options)

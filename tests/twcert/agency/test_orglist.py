@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -97,3 +99,52 @@ def test_resolver_strategies(fixture_set: FixtureSet) -> None:
     with pytest.raises(AgencyCodeUnknown) as info:
         AgencyResolver(MemoryAgencyDirectory(), oid_map={cert.agency_oid: "Z00000000Z"}).agency_for(cert)  # type: ignore[dict-item]
     assert "Z00000000Z" in info.value.message
+
+
+def test_bom_followed_by_invalid_utf8_is_an_orglist_error() -> None:
+    # The BOM branch decoded without a handler and raised UnicodeDecodeError.
+    with pytest.raises(OrgListError, match="byte-order mark"):
+        load_orglist(b"\xef\xbb\xbf\xff")
+
+
+@pytest.mark.parametrize("source", [None, 42, ["a,b"]])
+def test_wrong_python_type_is_a_type_error(source: object) -> None:
+    with pytest.raises(TypeError, match="bytes, a path or a binary file"):
+        load_orglist(source)  # type: ignore[arg-type]
+
+
+def test_a_text_mode_file_is_a_type_error(tmp_path: Path) -> None:
+    path = tmp_path / "orglist.csv"
+    path.write_bytes(big5([HEADER, *ROWS]))
+    with path.open(encoding="cp950") as text_file, pytest.raises(TypeError, match="binary mode"):
+        load_orglist(text_file)  # type: ignore[arg-type]
+
+
+def test_bytearray_and_binary_file_load_like_bytes(tmp_path: Path) -> None:
+    data = big5([HEADER, *ROWS])
+    path = tmp_path / "orglist.csv"
+    path.write_bytes(data)
+    with path.open("rb") as binary:
+        from_file = load_orglist(binary)
+    assert load_orglist(bytearray(data)).rows == from_file.rows == load_orglist(data).rows == 4
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_mutated_files_only_raise_the_parse_error(data: st.DataObject) -> None:
+    seed = data.draw(
+        st.sampled_from([big5([HEADER, *ROWS]), ("\ufeff" + "\n".join([HEADER, *ROWS])).encode("utf-8")])
+    )
+    mutated = bytearray(seed)
+    for _ in range(data.draw(st.integers(1, 6))):
+        pos = data.draw(st.integers(0, len(mutated) - 1))
+        if data.draw(st.booleans()):
+            mutated[pos] = data.draw(st.sampled_from([0x00, 0x22, 0x2C, 0x0A, 0x0D, 0x80, 0xA4, 0xFF]))
+        else:
+            del mutated[pos : pos + data.draw(st.integers(1, 20))]
+        if not mutated:
+            break
+    try:
+        load_orglist(bytes(mutated))
+    except OrgListError:
+        pass

@@ -109,9 +109,9 @@ def test_unlock_clears_both_ledgers(site: DemoSite, client: FlaskClient) -> None
     from twcert.pin import PinOutcome, PinStatus
 
     site.agent_guard.ledger.record(serial, PinStatus(PinOutcome.LOCKED, 0, "test"))
-    ledger = site.state.login_service.pin_ledger
+    ledger = site.state.login_service.stores.pin_record
     assert ledger is not None
-    ledger.record(serial, PinStatus(PinOutcome.LOCKED, 0, "test"))
+    ledger.report_failure(serial, PinStatus(PinOutcome.LOCKED, 0, "test"))
     page = client.get("/demo/cards").get_data(as_text=True)
     token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
     answer = client.post(f"/demo/cards/{serial}/unlock", data={"csrf_token": token})

@@ -9,8 +9,10 @@ here with a small DER writer and signed with the fake CA's key.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
+import hmac
 import itertools
 import json
 import os
@@ -138,7 +140,8 @@ def crl_der(
 
 
 def oracle(der_bytes: bytes) -> tuple[dict[int, RevokedEntry], int]:
-    """What cryptography iterates: serial -> entry (first listing wins), and the count."""
+    """What cryptography iterates: serial -> entry, and the count. Of several listings of one
+    serial the first that is not removeFromCRL wins (any such entry revokes), else the first."""
     crl = x509.load_der_x509_crl(der_bytes)
     entries: dict[int, RevokedEntry] = {}
     for revoked in crl:
@@ -148,10 +151,10 @@ def oracle(der_bytes: bytes) -> tuple[dict[int, RevokedEntry], int]:
                 reason = ext.value.reason
             elif isinstance(ext.value, x509.InvalidityDate):
                 invalidity = ext.value.invalidity_date_utc
-        entries.setdefault(
-            revoked.serial_number,
-            RevokedEntry(revoked.serial_number, revoked.revocation_date_utc, reason, invalidity),
-        )
+        entry = RevokedEntry(revoked.serial_number, revoked.revocation_date_utc, reason, invalidity)
+        held = entries.get(revoked.serial_number)
+        if held is None or (not held.is_revoked and entry.is_revoked):
+            entries[revoked.serial_number] = entry
     return entries, len(crl)
 
 
@@ -1088,14 +1091,16 @@ def _answers(index: CRLIndex, serials: Sequence[int]) -> list[Any]:
     return out
 
 
-def test_save_open_round_trip(tmp_path: Path, sample: tuple[CRLIndex, bytes, list[int]]) -> None:
+def test_save_open_round_trip(
+    tmp_path: Path, sample: tuple[CRLIndex, bytes, list[int]], moica: FakeCA
+) -> None:
     index, der_bytes, serials = sample
     path = tmp_path / "moica.crlidx"
     path.write_bytes(b"an older file the save replaces")
     index.save(path)
     assert [p.name for p in tmp_path.iterdir()] == ["moica.crlidx"]  # no temporary left behind
     probe = [*serials[::7], 12345, -2, 2**200]
-    with CRLIndex.open(path) as mapped:
+    with CRLIndex.open(path, issuer=moica.certificate) as mapped:
         assert mapped.is_mapped and len(mapped) == len(index)
         assert mapped.metadata == index.metadata
         assert _answers(mapped, probe) == _answers(index, probe)
@@ -1108,7 +1113,7 @@ def test_save_open_round_trip(tmp_path: Path, sample: tuple[CRLIndex, bytes, lis
 _CHILD = """
 import json, sys
 from twcert.revocation.crl_index import CRLIndex
-index = CRLIndex.open(sys.argv[1])
+index = CRLIndex.open(sys.argv[1], key=b"deployment secret")
 serials = json.loads(sys.stdin.read())
 out = []
 for serial in serials:
@@ -1123,7 +1128,7 @@ def test_two_processes_share_the_saved_index(
 ) -> None:
     index, _, serials = sample
     path = tmp_path / "shared.crlidx"
-    index.save(path)
+    index.save(path, key=b"deployment secret")
     probe = [*serials[::11], 99, -99, 2**128]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
     children = [
@@ -1166,7 +1171,9 @@ def _sections(data: bytes, der_size: int) -> Iterator[tuple[str, int]]:
     yield "der-last", file_length - 1
 
 
-def test_tampered_index_files_are_refused(tmp_path: Path, sample: tuple[CRLIndex, bytes, list[int]]) -> None:
+def test_tampered_index_files_are_refused(
+    tmp_path: Path, sample: tuple[CRLIndex, bytes, list[int]], moica: FakeCA
+) -> None:
     index, der_bytes, _ = sample
     path = tmp_path / "good.crlidx"
     index.save(path)
@@ -1177,41 +1184,53 @@ def test_tampered_index_files_are_refused(tmp_path: Path, sample: tuple[CRLIndex
         target = tmp_path / f"{label}.crlidx"
         target.write_bytes(bytes(bad))
         with pytest.raises(RevocationDataError):
-            CRLIndex.open(target)
+            CRLIndex.open(target, issuer=moica.certificate)
     for cut in (0, 1, 55, 56, 100, len(good) // 2, len(good) - len(der_bytes), len(good) - 1):
         target = tmp_path / f"cut-{cut}.crlidx"
         target.write_bytes(good[:cut])
         with pytest.raises(RevocationDataError):
-            CRLIndex.open(target)
+            CRLIndex.open(target, issuer=moica.certificate)
     longer = tmp_path / "longer.crlidx"
     longer.write_bytes(good + b"\x00")
     with pytest.raises(RevocationDataError):
-        CRLIndex.open(longer)
+        CRLIndex.open(longer, issuer=moica.certificate)
     not_index = tmp_path / "crl.der"
     not_index.write_bytes(der_bytes)
     with pytest.raises(RevocationDataError, match="not a CRL index"):
-        CRLIndex.open(not_index)
+        CRLIndex.open(not_index, issuer=moica.certificate)
 
 
-def _rewrite(good: bytes, *, version: int | None = None, table: bytes | None = None) -> bytes:
+def _rewrite(
+    good: bytes,
+    *,
+    version: int | None = None,
+    table: bytes | None = None,
+    meta_edit: Any = None,
+    key: bytes | None = None,
+) -> bytes:
     """A consistent file (digest recomputed) with one field changed: what only a buggy or
     hostile writer produces; it must still fail cleanly, never hang or crash."""
     magic, old_version, meta_length, file_length, _ = struct.unpack_from("<8sIIQ32s", good)
     body = bytearray(good[56:])
     meta = json.loads(body[:meta_length])
-    der_offset = file_length - meta["der_size"]
+    der_offset = file_length - meta["crl"]["der_size"]
     table_offset = (56 + meta_length + 7) & ~7
     if table is not None:
         body[table_offset - 56 : der_offset - 56] = table
+    if meta_edit is not None:  # same-length JSON edit keeps the layout
+        edited = meta_edit(bytes(body[:meta_length]))
+        assert len(edited) == meta_length
+        body[:meta_length] = edited
     fixed = struct.pack(
         "<8sIIQ", magic, old_version if version is None else version, meta_length, file_length
     )
-    digest = hashlib.sha256(fixed + bytes(body[: der_offset - 56])).digest()
+    signed = fixed + bytes(body[: der_offset - 56])
+    digest = (hmac.new(key, signed, "sha256") if key else hashlib.sha256(signed)).digest()
     return fixed + digest + bytes(body)
 
 
 def test_consistent_but_wrong_files_fail_cleanly(
-    tmp_path: Path, sample: tuple[CRLIndex, bytes, list[int]]
+    tmp_path: Path, sample: tuple[CRLIndex, bytes, list[int]], moica: FakeCA
 ) -> None:
     index, _, serials = sample
     path = tmp_path / "good.crlidx"
@@ -1219,10 +1238,10 @@ def test_consistent_but_wrong_files_fail_cleanly(
     good = path.read_bytes()
     slots = len(index._table)
 
-    newer = tmp_path / "v2.crlidx"
-    newer.write_bytes(_rewrite(good, version=2))
+    newer = tmp_path / "v3.crlidx"
+    newer.write_bytes(_rewrite(good, version=3))
     with pytest.raises(RevocationDataError, match="version"):
-        CRLIndex.open(newer)
+        CRLIndex.open(newer, issuer=moica.certificate)
 
     for name, table in {
         "full": struct.pack(f"<{slots}I", *([1] * slots)),
@@ -1230,7 +1249,13 @@ def test_consistent_but_wrong_files_fail_cleanly(
     }.items():
         target = tmp_path / f"{name}.crlidx"
         target.write_bytes(_rewrite(good, table=table))
-        broken = CRLIndex.open(target)
+        # Without a key the table is checked against the CRL at open.
+        with pytest.raises(RevocationDataError, match="table is not derived"):
+            CRLIndex.open(target, issuer=moica.certificate)
+        # Under a key only a key holder writes files; a buggy one still fails cleanly at lookup.
+        keyed = tmp_path / f"{name}-keyed.crlidx"
+        keyed.write_bytes(_rewrite(good, table=table, key=b"k"))
+        broken = CRLIndex.open(keyed, key=b"k")
         with pytest.raises(RevocationDataError, match="corrupt"):
             _lookup_all(broken, serials[:50])
         broken.close()
@@ -1241,31 +1266,156 @@ def _lookup_all(index: CRLIndex, serials: Sequence[int]) -> None:
         index.lookup(serial)
 
 
-def test_keyed_index_file_resists_forgery(tmp_path: Path, sample: tuple[CRLIndex, bytes, list[int]]) -> None:
+def test_keyed_index_file_resists_forgery(
+    tmp_path: Path, sample: tuple[CRLIndex, bytes, list[int]], moica: FakeCA
+) -> None:
     index, _, serials = sample
     path = tmp_path / "keyed.crlidx"
     index.save(path, key=b"deployment secret")
     with CRLIndex.open(path, key=b"deployment secret") as mapped:
         assert _answers(mapped, serials[:50]) == _answers(index, serials[:50])
-    for key in (None, b"another secret"):
-        with pytest.raises(RevocationDataError, match="digest"):
-            CRLIndex.open(path, key=key)
-    # A forger without the key recomputes the plain digest over an emptied table.
+    with pytest.raises(RevocationDataError, match="digest"):
+        CRLIndex.open(path, key=b"another secret")
+    with pytest.raises(RevocationDataError, match="digest"):
+        CRLIndex.open(path, issuer=moica.certificate)
+    # A forger without the key recomputes the plain digest over an emptied table: refused
+    # with the key, and without one the table is checked against the signed CRL.
     good = path.read_bytes()
     forged = tmp_path / "forged.crlidx"
     forged.write_bytes(_rewrite(good, table=bytes(4 * len(index._table))))
-    with CRLIndex.open(forged) as unkeyed:  # without a key the forgery passes: serials vanish
-        assert index.lookup(serials[0]) is not None and unkeyed.lookup(serials[0]) is None
     with pytest.raises(RevocationDataError, match="digest"):
         CRLIndex.open(forged, key=b"deployment secret")
+    with pytest.raises(RevocationDataError, match="table is not derived"):
+        CRLIndex.open(forged, issuer=moica.certificate)
 
 
-def test_closed_mapping_releases_the_file(tmp_path: Path, sample: tuple[CRLIndex, bytes, list[int]]) -> None:
+def test_closed_mapping_releases_the_file(
+    tmp_path: Path, sample: tuple[CRLIndex, bytes, list[int]], moica: FakeCA
+) -> None:
     index, _, _ = sample
     path = tmp_path / "x.crlidx"
     index.save(path)
-    mapped = CRLIndex.open(path)
+    mapped = CRLIndex.open(path, issuer=moica.certificate)
     mapped.close()
     mapped.close()  # idempotent
     index.close()  # no-op for an in-memory index
     os.unlink(path)
+
+
+def test_open_does_not_follow_a_symlink(
+    tmp_path: Path, sample: tuple[CRLIndex, bytes, list[int]], moica: FakeCA
+) -> None:
+    index, _, _ = sample
+    real = tmp_path / "real.crlidx"
+    index.save(real, key=b"k")
+    link = tmp_path / "link.crlidx"
+    link.symlink_to(real)
+    with pytest.raises(OSError):
+        CRLIndex.open(link, key=b"k")
+    with pytest.raises(TypeError, match=r"key= .* or issuer="):
+        CRLIndex.open(real)
+    with pytest.raises(RevocationDataError, match="not signed by the CA given"):
+        CRLIndex.open(real, key=b"k", issuer=_other_ca())
+
+
+def _other_ca() -> x509.Certificate:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    return _self_signed_ca(key, hashes.SHA256(), "another CA")
+
+
+FAR_FUTURE = dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
+
+
+def test_next_update_9999_is_fresh_not_an_overflow(moica: FakeCA) -> None:
+    der_bytes = build_crl(moica, [5], this_update=NOW - dt.timedelta(days=1), next_update=FAR_FUTURE)
+    index = index_of(moica, der_bytes)
+    assert index.next_update == FAR_FUTURE
+    assert index.is_fresh(NOW) and index.is_fresh(NOW, skew=dt.timedelta(days=1))
+
+
+def test_metadata_edited_under_a_recomputed_digest_is_refused(
+    tmp_path: Path, sample: tuple[CRLIndex, bytes, list[int]], moica: FakeCA
+) -> None:
+    """A writer without the key moves nextUpdate to 9999 (today: the file opened, and is_fresh
+    raised OverflowError); without a key the metadata is checked against the signed CRL."""
+    index, _, _ = sample
+    path = tmp_path / "good.crlidx"
+    index.save(path)
+    good = path.read_bytes()
+    next_update = index.next_update
+    assert next_update is not None
+    old = json.dumps(next_update.isoformat()).encode()
+    new = json.dumps(FAR_FUTURE.isoformat()).encode()
+    assert len(old) == len(new)
+    forged = tmp_path / "forged.crlidx"
+    forged.write_bytes(_rewrite(good, meta_edit=lambda meta: meta.replace(old, new)))
+    with pytest.raises(RevocationDataError, match="metadata does not match"):
+        CRLIndex.open(forged, issuer=moica.certificate)
+
+
+def _header_mutations(draw: st.DrawFn, meta_end: int) -> list[tuple[int, int]]:
+    count = draw(st.integers(1, 6))
+    return [(draw(st.integers(0, meta_end - 1)), draw(st.integers(0, 255))) for _ in range(count)]
+
+
+@pytest.fixture(scope="module")
+def small_index_file(
+    moica: FakeCA, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[bytes, bytes, list[int]]:
+    serials = random_serials(40, seed=12)
+    der_bytes = build_crl(
+        moica, serials, this_update=NOW - dt.timedelta(days=1), next_update=NOW + dt.timedelta(days=6)
+    )
+    path = tmp_path_factory.mktemp("mutations") / "small.crlidx"
+    index_of(moica, der_bytes).save(path)
+    plain = path.read_bytes()
+    index_of(moica, der_bytes).save(path, key=b"k")
+    return plain, path.read_bytes(), serials
+
+
+def _exercise(index: CRLIndex, serials: Sequence[int]) -> None:
+    """Everything a caller does with an opened index: only the library's error may escape."""
+    for serial in [*serials[:8], 1, -1]:
+        index.lookup(serial)
+        _ = serial in index
+    index.is_fresh(NOW)
+    index.is_fresh(dt.datetime(1, 1, 1, 0, 10, tzinfo=dt.UTC))
+    index.covers("http://127.0.0.1/crl")
+    repr(index)
+    len(index)
+    index.annotations  # noqa: B018
+
+
+@SLOW_SETTINGS
+@given(data=st.data(), recompute=st.booleans(), keyed=st.booleans())
+def test_mutated_index_headers_raise_only_revocation_data_error(
+    tmp_path_factory: pytest.TempPathFactory,
+    small_index_file: tuple[bytes, bytes, list[int]],
+    moica: FakeCA,
+    data: st.DataObject,
+    recompute: bool,
+    keyed: bool,
+) -> None:
+    plain, keyed_file, serials = small_index_file
+    good = keyed_file if keyed else plain
+    meta_length = struct.unpack_from("<I", good, 12)[0]
+    mutations = data.draw(st.composite(_header_mutations)(56 + meta_length))
+    bad = bytearray(good)
+    for offset, value in mutations:
+        bad[offset] = value
+    if recompute and bytes(bad[:24]) == good[:24]:
+        # A forger recomputing the digest (plain SHA-256, or the HMAC under the key: the
+        # worst case of a buggy key holder) over a header edit that keeps the layout.
+        with contextlib.suppress(Exception):
+            bad = bytearray(_rewrite(bytes(bad), key=b"k" if keyed else None))
+    path = tmp_path_factory.mktemp("m") / "x.crlidx"
+    path.write_bytes(bytes(bad))
+    try:
+        index = CRLIndex.open(path, key=b"k") if keyed else CRLIndex.open(path, issuer=moica.certificate)
+    except RevocationDataError:
+        return
+    with index:
+        try:
+            _exercise(index, serials)
+        except RevocationDataError:
+            pass

@@ -11,7 +11,14 @@ from cryptography import x509
 
 from twcert import load_certificate
 from twcert.errors import CertificateRevokedError, RevocationUnavailableError
-from twcert.revocation import OCSPClient, OCSPError, RevocationChecker, RevocationSources, RevocationState
+from twcert.revocation import (
+    CARevocation,
+    OCSPClient,
+    OCSPError,
+    RevocationChecker,
+    RevocationSources,
+    RevocationState,
+)
 from twcert.testing import FakeGPKI, Issued, KeyPool, build_ocsp_response
 from twcert.testing.servers import OpenSSLOCSPResponder, free_port
 from twcert.validation import Validator
@@ -110,7 +117,9 @@ def test_validator_with_ocsp_only(
 
     arl = build_crl(ocsp_pki.cas["GRCA2"], [], this_update=now - DAY, next_update=now + 6 * DAY)
     checker = RevocationChecker(sources=RevocationSources.OCSP_ONLY)
-    validator = Validator(ocsp_pki.trust_store(), clock=lambda: now, checker=checker, ca_crls=[arl])
+    validator = Validator(
+        ocsp_pki.trust_store(), clock=lambda: now, checker=checker, ca_revocation=CARevocation([arl])
+    )
     assert validator.validate(people["good"].der).revocation.source == "ocsp"
     with pytest.raises(CertificateRevokedError):
         validator.validate(people["revoked"].der)
@@ -206,3 +215,14 @@ def test_garbage_is_an_ocsp_error(ocsp_pki: FakeGPKI, people: dict[str, Issued],
     for der in (b"", b"\x30\x03\x0a\x01\x01", b"junk" * 10):
         with pytest.raises(OCSPError):
             _verify(ocsp_pki, people["good"], der, now)
+
+
+def test_next_update_at_the_end_of_time_is_fresh(
+    ocsp_pki: FakeGPKI, people: dict[str, Issued], now: dt.datetime
+) -> None:
+    # 9999-12-31 plus the skew overflowed datetime (OverflowError out of Validator.validate).
+    end = dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
+    der = build_ocsp_response(
+        ocsp_pki.moica, people["good"], "good", this_update=now, next_update=end, nonce=b"n" * 16
+    )
+    assert _verify(ocsp_pki, people["good"], der, now) is RevocationState.GOOD

@@ -45,12 +45,12 @@ from ...binding import BindingKeyKind, BindingStore
 from ...certificate import CAFamily, TaiwanCertificate
 from ...challenge import NonceStore
 from ...errors import TwcertError
-from ...login import LoginService
+from ...login import LoginPolicy, LoginService, LoginStores
 from ...personnel import PersonnelDirectory
-from ...pin import DEFAULT_PIN_TRIES, PinAttemptLedger, PinCounterStore
-from ...revocation import CRLCache, RevocationChecker, RevocationPolicy, RevocationSources
+from ...pin import DEFAULT_PIN_TRIES, PinCounterStore, PinRecord
+from ...revocation import CARevocation, CRLCache, RevocationChecker, RevocationPolicy, RevocationSources
 from ...trust import TrustStore
-from ...validation import DEFAULT_ACCEPTED_FAMILIES, Validator
+from ...validation import DEFAULT_ACCEPTED_FAMILIES, ValidationPolicy, Validator
 
 __all__ = [
     "DEFAULTS",
@@ -531,7 +531,8 @@ def build_validator(conf: TwcertSettings) -> Validator:
     trust = build_trust_store(conf)
     cache = CRLCache(directory=conf.crl_cache_dir)
     if conf.crl_cache_dir is not None:
-        cache.load_directory()
+        # No deployment key here: each stored CRL is verified against its CA again.
+        cache.load_directory(issuers=[ca.certificate for ca in trust])
     for spec in conf.crl_files:
         crl = read_crl(spec.path)
         issuer = _crl_issuer(crl, trust, spec.path)
@@ -548,17 +549,14 @@ def build_validator(conf: TwcertSettings) -> Validator:
     if conf.required_policies is not None:
         options["required_policies"] = conf.required_policies
     try:
-        return Validator(
-            trust,
-            conf.revocation_policy,
-            _clock(conf),
+        policy = ValidationPolicy(
+            revocation=conf.revocation_policy,
             allow_test=conf.allow_test,
             accepted_families=conf.accepted_families,
-            checker=checker,
-            ca_crls=ca_crls,
             allow_sha1=conf.allow_sha1,
             **options,
         )
+        return Validator(trust, policy, _clock(conf), checker=checker, ca_revocation=CARevocation(ca_crls))
     except TwcertError as exc:
         raise ImproperlyConfigured(f"TWCERT: [{exc.code}] {exc.detail or exc.message_english}") from exc
 
@@ -675,7 +673,7 @@ def build_service(conf: TwcertSettings) -> tuple[LoginService, Callable[[], None
         ledger = (
             None
             if counters is None
-            else PinAttemptLedger(_expect(counters, PinCounterStore, "PIN_STORE"), limit=conf.pin_limit)
+            else PinRecord(_expect(counters, PinCounterStore, "PIN_STORE"), limit=conf.pin_limit)
         )
         bindings = _build_store(conf.binding_store, "BINDING_STORE", resources)
         if bindings is not None:
@@ -699,19 +697,17 @@ def build_service(conf: TwcertSettings) -> tuple[LoginService, Callable[[], None
         if inner_audit is not None:
             _expect(inner_audit, AuditSink, "AUDIT_SINK")
         service = LoginService(
-            validator=validator,
-            nonces=nonces,
-            personnel=personnel,
-            bindings=bindings,
-            agencies=resolver,
-            pin_ledger=ledger,
+            validator,
+            LoginStores(nonces, personnel, bindings, resolver, ledger),
+            LoginPolicy(
+                signature_type=conf.signature_type,
+                binding_key=conf.binding_key,
+                require_signing_time=conf.require_signing_time,
+                challenge_ttl=conf.challenge_ttl,
+                allow_sha1=conf.allow_sha1,
+            ),
             audit=SignalAuditSink(inner_audit or LoggingAuditSink()),
             clock=validator.clock,
-            challenge_ttl=conf.challenge_ttl,
-            signature_type=conf.signature_type,
-            allow_sha1=conf.allow_sha1,
-            binding_key=conf.binding_key,
-            require_signing_time=conf.require_signing_time,
         )
     except BaseException:
         resources.close()

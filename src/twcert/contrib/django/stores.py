@@ -185,6 +185,24 @@ class DjangoPinCounterStore(_OrmStore):
                 objects.filter(card=key).update(failures=count, updated_at=now)
 
     @_guard
+    def raise_to(self, key: str, count: int) -> int:
+        db = self._db()
+        now = _to_db(_now())
+        objects = self._objects(db)
+        with transaction.atomic(using=db):
+            objects.filter(card=key, failures__lt=count).update(failures=count, updated_at=now)
+            current = objects.filter(card=key).values_list("failures", flat=True).first()
+            if current is not None:
+                return int(current)
+            try:
+                with transaction.atomic(using=db):
+                    objects.create(card=key, failures=count, updated_at=now)
+                return count
+            except IntegrityError:
+                objects.filter(card=key, failures__lt=count).update(failures=count, updated_at=now)
+                return int(objects.filter(card=key).values_list("failures", flat=True).get())
+
+    @_guard
     def reset(self, key: str) -> None:
         self._objects(self._db()).filter(card=key).delete()
 
@@ -227,6 +245,11 @@ class DjangoBindingStore(_OrmStore):
     def unbind(self, identity: str) -> bool:
         deleted, _ = self._objects(self._db()).filter(identity=identity).delete()
         return bool(deleted)
+
+    @_guard
+    def for_account(self, account: str) -> list[Binding]:
+        rows = self._objects(self._db()).filter(account=account).order_by("bound_at", "identity")
+        return [self._binding(row) for row in rows]
 
 
 class DjangoPersonnelDirectory(_OrmStore):

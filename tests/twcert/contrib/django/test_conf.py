@@ -93,13 +93,13 @@ def test_the_service_is_rebuilt_when_the_setting_changes(fixture_set: FixtureSet
     assert conf.get_service() is before
     with override_settings(TWCERT={**GOOD, "CHALLENGE_TTL": 60}):
         inside = conf.get_service()
-        assert inside is not before and inside.challenge_ttl == dt.timedelta(seconds=60)
+        assert inside is not before and inside.policy.challenge_ttl == dt.timedelta(seconds=60)
         issued = Browser(fixture_set).challenge()
         assert dt.datetime.fromisoformat(issued["expires_at"]) - test_settings.FIXTURE_NOW == dt.timedelta(
             seconds=60
         )
     assert conf.get_service() is not inside
-    assert conf.get_service().challenge_ttl == dt.timedelta(minutes=5)
+    assert conf.get_service().policy.challenge_ttl == dt.timedelta(minutes=5)
 
 
 def test_a_bad_pin_stops_the_service_from_being_built() -> None:

@@ -17,14 +17,14 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 from flask import Flask
 from flask.testing import FlaskClient
 
-from twcert import LoginService
+from twcert import LoginService, LoginStores
 from twcert.agency import Agency, AgencyResolver, MemoryAgencyDirectory
 from twcert.audit import MemoryAuditSink
 from twcert.binding import MemoryBindingStore
 from twcert.contrib.flask import TWCert, current_principal, login_required
 from twcert.contrib.flask.security import CSRF_HEADER
 from twcert.personnel import MemoryPersonnelDirectory, Person
-from twcert.pin import PinAttemptLedger
+from twcert.pin import PinRecord
 from twcert.stores.memory import MemoryNonceStore, MemoryPinCounterStore
 from twcert.stores.sql import SqlStores
 from twcert.testing.fixtures import AGENCIES, PEOPLE, FixtureSet
@@ -65,13 +65,10 @@ def build_service(fs: FixtureSet, backend: str, tmp_path: Path, clock: Clock) ->
         personnel, directory = stores.personnel, stores.agencies
         personnel.upsert(people())
         directory.upsert(agencies())
+    resolver = AgencyResolver(directory, oid_map={a.oid: a.code for a in AGENCIES})
     return LoginService(
-        validator=validator,
-        nonces=nonces,
-        personnel=personnel,
-        bindings=bindings,
-        agencies=AgencyResolver(directory, oid_map={a.oid: a.code for a in AGENCIES}),
-        pin_ledger=PinAttemptLedger(pins),
+        validator,
+        LoginStores(nonces, personnel, bindings, resolver, PinRecord(pins)),
         audit=MemoryAuditSink(),
         clock=clock,
     )
