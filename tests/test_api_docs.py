@@ -10,7 +10,7 @@ SRC = ROOT / "src"
 
 # Modules that are programs, not API: documented as commands or apps on their own pages.
 NOT_API = (
-    re.compile(r"(^|\.)cli$"),  # command lines: see the CLI sections of the guides
+    re.compile(r"(^|[._])cli$"),  # command lines: see the CLI sections of the guides
     re.compile(r"^twcert\.demo(\.|$)"),  # the demo application: docs/demo.md
     re.compile(r"^twcert\.contrib\.django\.(migrations|management)(\.|$)"),  # Django plumbing
     re.compile(r"^twcert\.contrib\.django\.(apps|urls)$"),
