@@ -99,6 +99,145 @@ def mutate(rng: random.Random, data: bytes, seeds: list[bytes]) -> bytes:
     return bytes(buf[:MAX_INPUT])
 
 
+# -- structure-aware mutation: DER as a tree, edited and re-encoded with correct lengths -----------
+
+Node = list  # [tag, bytes | list[Node], encapsulated]: children of a constructed element, or of
+# an OCTET STRING whose content is itself DER (extension values, OCSP's BasicOCSPResponse)
+
+_TAGS = (
+    0x01,
+    0x02,
+    0x03,
+    0x04,
+    0x05,
+    0x06,
+    0x0A,
+    0x0C,
+    0x13,
+    0x16,
+    0x17,
+    0x18,
+    0x1E,
+    0x30,
+    0x31,
+    0x80,
+    0xA0,
+    0xA3,
+)
+_SMALL = (
+    b"",
+    b"\x00",
+    b"\x07",
+    b"\x0b",
+    b"\x7f",
+    b"\x80",
+    b"\xff",
+    b"\x00\x00\x00\x00\x00\x01",
+    b"\xff" * 40,
+)
+_TIMES = (
+    b"99991231235959Z",
+    b"991231235959Z",
+    b"500101000000Z",
+    b"20230229000000Z",
+    b"2402291200Z",
+    b"00000101000000Z",
+)
+_STRINGS = (b"\xff\xfe", b"\xc3", b"\x00", b"A" * 300, "測試".encode("utf-16-be")[:3], b"\xed\xa0\x80")
+
+
+def _tlv(tag: int, body: bytes) -> bytes:
+    size = len(body)
+    if size < 0x80:
+        return bytes((tag, size)) + body
+    length = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes((tag, 0x80 | len(length))) + length + body
+
+
+def _parse_tree(buf: bytes, depth: int = 0) -> list[Node] | None:
+    """The elements of ``buf`` if it is exactly a sequence of DER elements, else None."""
+    nodes: list[Node] = []
+    pos = 0
+    while pos < len(buf):
+        try:
+            tag, start, end = _der.read_header(buf, pos, len(buf))
+        except _der.DERError:
+            return None
+        content = buf[start:end]
+        children = _parse_tree(content, depth + 1) if depth < 12 and (tag & 0x20 or tag == 0x04) else None
+        if tag & 0x20 and children is None:
+            return None
+        nodes.append(
+            [tag, children if children is not None else content, tag == 0x04 and children is not None]
+        )
+        pos = end
+    return nodes
+
+
+def _encode(nodes: list[Node]) -> bytes:
+    return b"".join(_tlv(tag, body if isinstance(body, bytes) else _encode(body)) for tag, body, _ in nodes)
+
+
+def _all_nodes(nodes: list[Node], into: list[tuple[list[Node], int]]) -> list[tuple[list[Node], int]]:
+    for i, node in enumerate(nodes):
+        into.append((nodes, i))
+        if not isinstance(node[1], bytes):
+            _all_nodes(node[1], into)
+    return into
+
+
+def _copy(nodes: list[Node]) -> list[Node]:
+    return [[tag, body if isinstance(body, bytes) else _copy(body), enc] for tag, body, enc in nodes]
+
+
+def mutate_tree(rng: random.Random, nodes: list[Node], oids: list[bytes]) -> None:
+    """One to three edits of a DER tree: a tag swapped, an element duplicated or dropped, an OID
+    swapped for another, a small INTEGER/ENUMERATED value, a time, or string bytes replaced."""
+    for _ in range(rng.choice((1, 1, 2, 3))):
+        places = _all_nodes(nodes, [])
+        if not places:
+            return
+        parent, i = rng.choice(places)
+        node = parent[i]
+        op = rng.randrange(8)
+        if op == 0:
+            node[0] = rng.choice(_TAGS)
+            if node[0] & 0x20 == 0 and not isinstance(node[1], bytes):
+                node[1] = _encode(node[1])
+        elif op == 1:
+            parent.insert(i, _copy([node])[0])
+        elif op == 2:
+            del parent[i]
+        elif op == 3 or node[0] == 0x06:
+            node[0], node[1] = 0x06, rng.choice(oids)
+        elif node[0] in (0x01, 0x02, 0x0A, 0x03) or op == 4:
+            node[1] = rng.choice(_SMALL)
+        elif node[0] in (0x17, 0x18) or op == 5:
+            node[1] = rng.choice(_TIMES)
+        elif op == 6:
+            node[1] = rng.choice(_STRINGS)
+        else:
+            node[1] = rng.randbytes(rng.randrange(1, 24))
+
+
+@dataclass(frozen=True)
+class Signed:
+    """Where a seed's signed part and signature sit (paths of child indexes), and the key that
+    signs it again after a structural edit, so the edit reaches the fields read after the
+    signature check."""
+
+    tbs: tuple[int, ...]
+    signature: tuple[int, ...]
+    key: rsa.RSAPrivateKey
+
+
+def _at(nodes: list[Node], path: tuple[int, ...]) -> Node:
+    node: Node = [0, nodes, False]
+    for index in path:
+        node = node[1][index]
+    return node
+
+
 @dataclass(frozen=True)
 class Target:
     """A parser: how to call it, what it may raise, and where its inputs start from."""
@@ -109,6 +248,10 @@ class Target:
     seeds: list[bytes]
     #: How to write the input in a reproducer (the call ``run`` makes).
     call: str
+    #: Text fragments worth inserting (repeated) into inputs of a text format.
+    tokens: tuple[bytes, ...] = ()
+    #: How to re-sign each seed (by index) after a structural edit of its signed part.
+    signed: dict[int, Signed] | None = None
 
 
 def _touch_certificate(cert: TaiwanCertificate) -> None:
@@ -271,20 +414,118 @@ def build_targets(workdir: Path) -> dict[str, Target]:
             ),
             Target("cms", run_cms, (TwcertError,), cms_seeds, "verify_cms(x, tbs, now=now)"),
             Target("pkcs1", run_pkcs1, (TwcertError,), [pkcs1_seed], "verify_pkcs1(x, tbs, cert)"),
-            Target("ocsp", run_ocsp, (TwcertError,), ocsp_seeds, "OCSPClient().verify_response(x, …)"),
-            Target("crl", run_crl, (TwcertError,), crl_seeds, "CRLIndex.from_der(x, issuer=ca)"),
+            Target(
+                "ocsp",
+                run_ocsp,
+                (TwcertError,),
+                ocsp_seeds,
+                "OCSPClient().verify_response(x, …)",
+                signed={
+                    i: Signed((0, 1, 0, 1, 0, 0), (0, 1, 0, 1, 0, 2), moica.key)
+                    for i in range(len(ocsp_seeds))
+                },
+            ),
+            Target(
+                "crl",
+                run_crl,
+                (TwcertError,),
+                crl_seeds,
+                "CRLIndex.from_der(x, issuer=ca)",
+                signed={i: Signed((0, 0), (0, 2), moica.key) for i in range(len(crl_seeds))},
+            ),
             Target("crl_index", run_crl_index, (TwcertError,), index_seeds, "CRLIndex.open(file of x)"),
-            Target("hipki", run_hipki, (TwcertError,), hipki_seeds, "HipkiSignResponse.parse(x)"),
-            Target("orglist", run_orglist, (TwcertError,), orglist_seeds, "load_orglist(x)"),
+            Target(
+                "hipki",
+                run_hipki,
+                (TwcertError,),
+                hipki_seeds,
+                "HipkiSignResponse.parse(x)",
+                tokens=(
+                    b"[",
+                    b'{"a":',
+                    b'"',
+                    b"\\ud800",
+                    b"1e999",
+                    b"-0x",
+                    b"null",
+                    b",",
+                    b"\xff",
+                    b"\xef\xbb\xbf",
+                ),
+            ),
+            Target(
+                "orglist",
+                run_orglist,
+                (TwcertError,),
+                orglist_seeds,
+                "load_orglist(x)",
+                tokens=(
+                    b'"',
+                    b",",
+                    b"\r\n",
+                    b"\n",
+                    b"\x00",
+                    b"\xef\xbb\xbf",
+                    b"\xa4",
+                    b"\xff",
+                    b"A09000000E,",
+                ),
+            ),
             Target("der", run_der, (), ee_der + names + [sda, *cms_seeds, *times], "twcert._der readers(x)"),
         )
     }
 
 
 def inputs(target: Target, count: int, seed: int) -> Iterator[bytes]:
+    """``count`` inputs: a third structural edits of a seed's DER tree (re-signed where the seed
+    is signed), the rest byte-level edits (with text tokens for text formats)."""
     rng = random.Random(f"{seed}:{target.name}")
+    trees = [_parse_tree(s) for s in target.seeds]
+    oids = sorted(
+        {
+            bytes(body)
+            for tree in trees
+            if tree
+            for parent, i in _all_nodes(tree, [])
+            for tag, body, _ in [parent[i]]
+            if tag == 0x06
+        }
+    )
+    oids += [
+        bytes.fromhex("2a864886f70d010701"),
+        b"\x2a" + b"\x81" * 30 + b"\x01",
+        b"\x2a" + b"\x01" * 80,
+        b"\x80\x01",
+        b"",
+    ]
     for _ in range(count):
-        yield mutate(rng, rng.choice(target.seeds), target.seeds)
+        index = rng.randrange(len(target.seeds))
+        data = target.seeds[index]
+        tree = trees[index]
+        choice = rng.random()
+        if tree is not None and choice < 0.34:
+            edited = _copy(tree)
+            signed = (target.signed or {}).get(index)
+            if signed is not None and rng.random() < 0.8:
+                tbs = _at(edited, signed.tbs)
+                mutate_tree(rng, [tbs], oids)
+                tbs_der = _encode([tbs])
+                signature = signed.key.sign(tbs_der, padding.PKCS1v15(), hashes.SHA256())
+                _at(edited, signed.signature)[1] = b"\x00" + signature
+            else:
+                mutate_tree(rng, edited, oids)
+            data = _encode(edited)
+            if rng.random() < 0.2:
+                data = mutate(rng, data, target.seeds)
+            yield data[:MAX_INPUT]
+        elif target.tokens and choice < 0.67:
+            buf = bytearray(data)
+            for _ in range(rng.choice((1, 1, 2, 3))):
+                pos = rng.randrange(len(buf) + 1)
+                buf[pos:pos] = rng.choice(target.tokens) * rng.choice((1, 1, 2, 10, 1000, 50000))
+            yield bytes(buf[:MAX_INPUT])
+        else:
+            yield mutate(rng, data, target.seeds)
 
 
 def run_one(target: Target, data: bytes) -> BaseException | None:
@@ -298,20 +539,32 @@ def run_one(target: Target, data: bytes) -> BaseException | None:
     return None
 
 
-def reproducer(target: Target, data: bytes) -> str:
-    return f"scripts/fuzz --parser {target.name} --replay {data.hex()}"
+def reproducer(target: Target, data: bytes, seed: int, number: int) -> str:
+    """One line that re-runs the input: by its hex when short, else by seed and number."""
+    if len(data) <= 4096:
+        return f"scripts/fuzz --parser {target.name} --replay {data.hex()}"
+    return f"scripts/fuzz --parser {target.name} --seed {seed} --replay-number {number}"
 
 
 def fuzz(target: Target, count: int, seed: int, max_report: int) -> int:
     started = time.perf_counter()
     escapes: dict[str, int] = {}
+    slowest = (0.0, 0, b"")
+    clock = time.process_time
     for number, data in enumerate(inputs(target, count, seed), 1):
+        before = clock()
         escape = run_one(target, data)
+        spent = clock() - before
+        if spent > slowest[0]:
+            slowest = (spent, number, data)
         if escape is not None:
-            kind = f"{type(escape).__name__}: {str(escape)[:100]}"
+            # One kind per exception type and the place it was raised (messages vary per input).
+            frame = traceback.extract_tb(escape.__traceback__)[-1]
+            kind = f"{type(escape).__name__} at {Path(frame.filename).name}:{frame.lineno}"
             escapes[kind] = escapes.get(kind, 0) + 1
             if escapes[kind] <= max_report:
-                print(f"ESCAPE {target.name} #{number} {kind}\n  {reproducer(target, data)}", flush=True)
+                line = reproducer(target, data, seed, number)
+                print(f"ESCAPE {target.name} #{number} {kind}: {str(escape)[:120]}\n  {line}", flush=True)
         if number % 100_000 == 0:
             print(
                 f"  {target.name}: {number} inputs, {sum(escapes.values())} escapes",
@@ -327,6 +580,11 @@ def fuzz(target: Target, count: int, seed: int, max_report: int) -> int:
     )
     for kind, times in sorted(escapes.items(), key=lambda item: -item[1]):
         print(f"    {times:>6} × {kind}")
+    spent, number, data = slowest
+    print(
+        f"    slowest: {spent * 1e3:.1f} ms CPU, {len(data)} bytes, #{number}  "
+        f"(scripts/fuzz --parser {target.name} --seed {seed} --replay-number {number})"
+    )
     return total
 
 
@@ -339,6 +597,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-report", type=int, default=3, help="reproducers printed per distinct escape")
     parser.add_argument("--replay", metavar="HEX", help="run one input (hex) and print what it raises")
+    parser.add_argument("--replay-number", type=int, metavar="N", help="run input number N of --seed")
     parser.add_argument("--list", action="store_true", help="list the parsers")
     args = parser.parse_args(argv)
 
@@ -354,18 +613,27 @@ def main(argv: list[str] | None = None) -> int:
         unknown = [name for name in names if name not in targets]
         if unknown:
             parser.error(f"unknown parser(s) {', '.join(unknown)}; choose from {', '.join(targets)}")
-        if args.replay is not None:
+        if args.replay is not None or args.replay_number is not None:
             if len(names) != 1:
                 parser.error("--replay needs exactly one --parser")
             target = targets[names[0]]
+            if args.replay is not None:
+                data = bytes.fromhex(args.replay)
+            else:
+                *_, data = inputs(target, args.replay_number, args.seed)
+            started = time.process_time()
             try:
-                target.run(bytes.fromhex(args.replay))
+                target.run(data)
             except target.allowed as exc:
                 print(f"no escape: {type(exc).__name__}: {exc}")
                 return 0
             except Exception:
                 traceback.print_exc()
                 return 1
+            finally:
+                print(
+                    f"{len(data)} bytes, {(time.process_time() - started) * 1e3:.1f} ms CPU: {data[:64].hex()}…"
+                )
             print("no escape: the input was accepted")
             return 0
         total = 0

@@ -8,6 +8,7 @@ challenge, and apply the login rules of the 事求人機關徵才系統 manual.
 from __future__ import annotations
 
 import logging
+import typing as _typing
 
 from . import errors as errors
 from . import idnumber as idnumber
@@ -87,6 +88,20 @@ __all__ = [
     "revocation",
     "unbind_account",
 ]
+
+if _typing.TYPE_CHECKING:
+    from .stores.sql import SqlStores as SqlStores
+
+
+def __getattr__(name: str) -> _typing.Any:
+    # SqlStores needs the optional SQLAlchemy ([sql] extra): imported on first use, so that
+    # `from twcert import SqlStores` works where it is installed and `import twcert` everywhere.
+    if name == "SqlStores":
+        from .stores.sql import SqlStores
+
+        return SqlStores
+    raise AttributeError(f"module 'twcert' has no attribute {name!r}")
+
 
 # Library logging rule: never configure handlers; let the host app decide.
 logging.getLogger("twcert").addHandler(logging.NullHandler())

@@ -39,6 +39,7 @@ __all__ = [
     "SignedDataParts",
     "SignerInfoParts",
     "certificate_names",
+    "check_oid_bounds",
     "decode_oid",
     "name_attributes",
     "parse_time",
@@ -172,6 +173,93 @@ def decode_oid(body: bytes) -> str:
     first = arcs[0]
     head = [0, first] if first < 40 else ([1, first - 40] if first < 80 else [2, first - 80])
     return ".".join(str(a) for a in head + arcs[1:])
+
+
+def check_oid_bounds(buf: bytes) -> None:
+    """Walk a BER encoding (definite or indefinite lengths) and check every universal OBJECT
+    IDENTIFIER in it against :func:`decode_oid`'s bounds, before a general decoder (asn1crypto) sees it:
+    its OID decoding is quadratic in an arc's length.
+
+    Structure this walk cannot read is skipped (to the end of the enclosing element, or the
+    walk stops), not refused: the decoder that follows judges it, so its verdict on anything
+    but an oversized OID stays its own.
+
+    :raises DERError: an OID beyond the bounds (only that).
+    """
+    size = len(buf)
+    ends: list[int | None] = []  # the end of each open constructed element; None: indefinite
+    pos = 0
+    while True:
+        while ends and ends[-1] is not None and pos >= ends[-1]:
+            ends.pop()
+        if pos >= size:
+            return
+        if ends and ends[-1] is None and buf[pos : pos + 2] == b"\x00\x00":  # end-of-contents
+            ends.pop()
+            pos += 2
+            continue
+        header = _ber_header(buf, pos, size)
+        limit = next((e for e in reversed(ends) if e is not None), size)
+        if header is None or (header[2] is not None and header[2] > limit):
+            # Unreadable here: resume after the innermost element of known length, if any.
+            while ends and ends[-1] is None:
+                ends.pop()
+            if not ends:
+                return
+            resume = ends.pop()
+            assert resume is not None
+            pos = resume
+            continue
+        tag, start, end = header
+        if tag & 0x20:
+            ends.append(end)
+            pos = start
+        elif end is None:
+            return  # indefinite length on a primitive element: not BER
+        else:
+            if tag == 0x06:
+                _check_oid_size(buf[start:end])
+            pos = end
+
+
+def _check_oid_size(body: bytes) -> None:
+    """:func:`decode_oid`'s bounds alone (a malformed but small OID is the decoder's to judge)."""
+    if len(body) > MAX_OID_ARCS * MAX_OID_ARC_BYTES:
+        raise DERError(f"OID of {len(body)} bytes is too long")
+    run = arcs = 0
+    for byte in body:
+        if byte & 0x80:
+            run += 1
+            if run >= MAX_OID_ARC_BYTES:
+                raise DERError(f"OID arc longer than {MAX_OID_ARC_BYTES} bytes")
+        else:
+            run = 0
+            arcs += 1
+    if arcs + 1 > MAX_OID_ARCS:
+        raise DERError(f"OID of {arcs + 1} arcs has more than {MAX_OID_ARCS}")
+
+
+def _ber_header(buf: bytes, pos: int, size: int) -> tuple[int, int, int | None] | None:
+    """(tag, content start, content end or None when indefinite) of the BER header at ``pos``."""
+    tag = buf[pos]
+    pos += 1
+    if tag & 0x1F == 0x1F:  # high tag number: base-128 digits
+        while pos < size and buf[pos] & 0x80:
+            pos += 1
+        pos += 1
+    if pos >= size:
+        return None
+    length = buf[pos]
+    pos += 1
+    if length == 0x80:
+        return tag, pos, None
+    if length & 0x80:
+        count = length & 0x7F
+        if count == 0 or count > 4 or pos + count > size:
+            return None
+        length = int.from_bytes(buf[pos : pos + count], "big")
+        pos += count
+    return tag, pos, pos + length
 
 
 def _value_text(tag: int, raw: bytes, whole: bytes) -> str:

@@ -20,13 +20,18 @@ audit_logger = logging.getLogger("twcert.audit")
 
 
 def mask_account(account: str | None) -> str | None:
-    """Accounts are shown as typed, unless they are an ID number (users may type theirs)."""
+    """Whatever was typed as an account, masked: users type national IDs, names, "name ID",
+    an ID with a stray character — none of it may reach a log. An ID number keeps the usual
+    ID mask; anything else keeps its first character and its length, capped."""
     if account is None:
         return None
-    normalized = idnumber.normalize(account)
+    text = account.strip()
+    normalized = idnumber.normalize(text)
     if len(normalized) == 10 and normalized[:1].isalpha() and normalized[2:].isdigit():
         return idnumber.mask(normalized)
-    return account
+    if not text:
+        return ""
+    return text[0] + "*" * min(len(text) - 1, 12)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +47,7 @@ class AuditEvent:
     certificate_serial: str | None = None
     holder: str | None = None  # masked name
     id_tail: str | None = None  # masked
-    account: str | None = None  # masked if ID-shaped
+    account: str | None = None  # masked (whatever was typed)
     agency_code: str | None = None
     card_serial: str | None = None  # masked
     challenge_id: str | None = None

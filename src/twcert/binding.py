@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
@@ -28,6 +29,7 @@ __all__ = [
     "BindingStore",
     "MemoryBindingStore",
     "binding_key",
+    "unbind",
     "unbind_account",
 ]
 
@@ -81,18 +83,37 @@ def unbind_account(
 ) -> list[Binding]:
     """Remove every binding of ``account`` (a re-bind: its next first use binds afresh), audited
     as ``twcert.unbind`` with the account masked. Returns what was removed."""
-    removed = [b for b in store.for_account(account) if store.unbind(b.identity)]
-    (audit or LoggingAuditSink()).emit(
-        AuditEvent(
-            event="twcert.unbind",
-            occurred_at=now or dt.datetime.now(dt.UTC),
-            outcome="success" if removed else "failure",
-            reason=None if removed else "NOT_BOUND",
-            account=mask_account(account),
-            certificate_sha256=",".join(b.certificate_sha256 for b in removed) or None,
-            detail=f"by {mask_account(actor)}: {len(removed)} binding(s) removed",
+    return unbind(store, store.for_account(account), actor=actor, audit=audit, now=now, account=account)
+
+
+def unbind(
+    store: BindingStore,
+    bindings: Iterable[Binding],
+    *,
+    actor: str,
+    audit: AuditSink | None = None,
+    now: dt.datetime | None = None,
+    account: str | None = None,
+) -> list[Binding]:
+    """Remove these bindings and write one ``twcert.unbind`` audit event per account (a
+    "failure" event, reason ``NOT_BOUND``, when ``account`` is given and had none)."""
+    removed = [b for b in bindings if store.unbind(b.identity)]
+    sink = audit or LoggingAuditSink()
+    when = now or dt.datetime.now(dt.UTC)
+    accounts = sorted({b.account for b in removed} or ({account} if account is not None else set()))
+    for name in accounts:
+        mine = [b for b in removed if b.account == name]
+        sink.emit(
+            AuditEvent(
+                event="twcert.unbind",
+                occurred_at=when,
+                outcome="success" if mine else "failure",
+                reason=None if mine else "NOT_BOUND",
+                account=mask_account(name),
+                certificate_sha256=",".join(b.certificate_sha256 for b in mine) or None,
+                detail=f"by {mask_account(actor)}: {len(mine)} binding(s) removed",
+            )
         )
-    )
     return removed
 
 

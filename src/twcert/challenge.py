@@ -26,14 +26,19 @@ from .errors import (
 
 __all__ = [
     "DEFAULT_CHALLENGE_TTL",
+    "DEFAULT_SKEW",
     "Challenge",
     "ConsumeResult",
     "NonceStore",
     "issue_challenge",
+    "retained_until",
     "session_digest",
 ]
 
 DEFAULT_CHALLENGE_TTL: Final = dt.timedelta(minutes=5)
+#: Clock difference allowed between servers (and a card's host); a store remembers a challenge,
+#: and that it was used, this long past its expiry.
+DEFAULT_SKEW: Final = dt.timedelta(minutes=5)
 NONCE_BYTES: Final = 32
 _TBS_PREFIX: Final = "twcert-login/1"
 
@@ -91,6 +96,13 @@ def issue_challenge(
         issued_at=now,
         expires_at=now + ttl,
     )
+
+
+def retained_until(challenge: Challenge, skew: dt.timedelta = DEFAULT_SKEW) -> dt.datetime:
+    """Until when every store keeps a challenge and its "used" mark: its expiry plus the
+    allowed skew. Past that a replay finds nothing and is refused as unknown, so the mark
+    never disappears while the challenge could still be accepted, whatever the TTL."""
+    return challenge.expires_at + skew
 
 
 @dataclass(frozen=True, slots=True)

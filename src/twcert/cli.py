@@ -41,6 +41,7 @@ _PLUGINS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("twcert.card.cli", "pkcs11,pcsc", ("card", "agent")),
     ("twcert_vacancy.cli", "vacancy", ("vacancy",)),
     ("twcert.demo.cli", "flask,django", ("demo",)),
+    ("twcert.stores.cli", "sql", ("unbind",)),
 )
 
 EXIT_OK = 0

@@ -431,10 +431,15 @@ class CardError(TwcertError):
 class PinIncorrectError(CardError):
     code = "PIN_INCORRECT"
     message_zh = "PIN碼錯誤，尚可嘗試 {tries_left} 次；連續錯誤3次將鎖卡。"
-    message_en = "Wrong PIN; {tries_left} tries left. Three consecutive wrong PINs lock the card."
+    message_en = "Wrong PIN; {tries_left} {tries} left. Three consecutive wrong PINs lock the card."
     action_zh = "請確認PIN碼後重新輸入。"
     action_en = "Check the PIN and enter it again."
     http_status = 401
+
+    def _template_values(self) -> dict[str, Any]:
+        values = super()._template_values()
+        values["tries"] = "try" if values.get("tries_left") == 1 else "tries"  # "1 try left"
+        return values
 
 
 class PinLockedError(CardError):

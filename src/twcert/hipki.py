@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from . import idnumber
 from .certificate import CAFamily
 from .errors import (
     CardAbsentError,
@@ -220,6 +221,17 @@ class HipkiSignResponse:
             card_serial=card_serial or None,
             func=func,
             message=message if isinstance(message, str) else None,
+        )
+
+    def __repr__(self) -> str:
+        # The card number masked; the signature and certificate only by size (the certificate
+        # names its holder).
+        card = idnumber.mask_serial(self.card_serial) if self.card_serial else None
+        signature = f"<{len(self.signature)} bytes>" if self.signature is not None else None
+        certb64 = f"<{len(self.certb64)} chars>" if self.certb64 is not None else None
+        return (
+            f"HipkiSignResponse(ret_code=0x{self.ret_code & 0xFFFFFFFF:08X}, last_error={self.last_error!r}, "
+            f"signature={signature}, certb64={certb64}, card_serial={card!r}, func={self.func!r})"
         )
 
     @property

@@ -27,7 +27,7 @@ from .agency.resolver import AgencyResolver
 from .audit import AuditEvent, AuditSink, LoggingAuditSink, mask_account, masked_card
 from .binding import Binding, BindingKeyKind, BindingStore, binding_key
 from .certificate import CAFamily, TaiwanCertificate, load_certificate
-from .challenge import DEFAULT_CHALLENGE_TTL, Challenge, NonceStore, issue_challenge
+from .challenge import DEFAULT_CHALLENGE_TTL, DEFAULT_SKEW, Challenge, NonceStore, issue_challenge
 from .errors import (
     AccountAlreadyBound,
     AccountNotFound,
@@ -56,7 +56,7 @@ __all__ = [
     "SignedChallenge",
 ]
 
-DEFAULT_MAX_SKEW = dt.timedelta(minutes=5)
+DEFAULT_MAX_SKEW = DEFAULT_SKEW
 
 PrincipalKind = Literal["citizen", "agency"]
 

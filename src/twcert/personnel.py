@@ -59,6 +59,14 @@ class MemoryPersonnelDirectory:
         self._by_account[person.account] = person
         self._by_id[idnumber.normalize(person.national_id)] = person
 
+    def upsert(self, people: Iterable[Person]) -> int:
+        """Add or replace people; the same verb as the SQL directory's. Returns how many."""
+        count = 0
+        for person in people:
+            self.add(person)
+            count += 1
+        return count
+
     def get(self, account: str) -> Person | None:
         return self._by_account.get(account)
 

@@ -38,6 +38,7 @@ from ._der import (
     DERError,
     SignedDataParts,
     SignerInfoParts,
+    check_oid_bounds,
     decode_oid,
     parse_time,
     read_signed_data,
@@ -131,6 +132,12 @@ def verify_pkcs1(
 
 
 def _load_signed_data(data: bytes) -> cms.SignedData:
+    try:
+        # asn1crypto's OID decoding is quadratic in an arc's length: one 60 KB arc costs a
+        # second. Nothing it reads may hold an OID beyond the bounds twcert._der keeps.
+        check_oid_bounds(data)
+    except DERError as exc:
+        raise SignatureParseError(f"malformed CMS: {exc}") from None
     try:
         info = cms.ContentInfo.load(data, strict=True)
         if info["content_type"].native != "signed_data":

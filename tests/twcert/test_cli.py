@@ -406,3 +406,76 @@ def test_crl_sync_draws_progress_on_a_terminal_only(  # type: ignore[no-untyped-
     assert main(["crl", "sync", *common, "--quiet"]) == 0
     assert quiet.getvalue() == ""
     assert capsys.readouterr().out.count("\n") == 2  # the first run's two summary lines only
+
+
+def test_unbind_removes_an_accounts_bindings_and_audits_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    import datetime as dt
+    import logging
+
+    from twcert.binding import Binding
+    from twcert.stores.sql import SqlStores
+
+    url = f"sqlite:///{tmp_path / 'twcert.db'}"
+    stores = SqlStores(url)
+    at = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+    stores.bindings.bind(Binding("MOICA:serial:1234567890123456", "A123456789", at, "a" * 64))
+    stores.bindings.bind(Binding("MOICA:serial:6543210987654321", "lin.ym", at, "b" * 64))
+    with caplog.at_level(logging.INFO, logger="twcert.audit"):
+        assert main(["unbind", "A123456789", "--database", url, "--actor", "admin"]) == 0
+    out = capsys.readouterr().out
+    assert "a" * 64 in out and "A123456789" not in out
+    assert stores.bindings.for_account("A123456789") == [] and stores.bindings.for_account("lin.ym")
+    (record,) = [r for r in caplog.records if r.name == "twcert.audit"]
+    assert record.twcert_event["event"] == "twcert.unbind"  # type: ignore[attr-defined]
+    assert "A123456789" not in record.getMessage() + repr(record.twcert_event)  # type: ignore[attr-defined]
+    assert main(["unbind", "A123456789", "--database", url]) == 1
+    stores.dispose()
+
+
+def test_crl_commands_use_the_deployment_key(  # type: ignore[no-untyped-def]
+    crl_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from twcert.revocation import CRLCache
+
+    server, _ = crl_server
+    monkeypatch.delenv("TWCERT_CRL_KEY", raising=False)
+    moica = server.url("/crl/MOICA2/complete.crl")
+    common = _crl_args(crl_server, tmp_path)
+    key_file = tmp_path / "crl.key"
+    key_file.write_bytes(b"s3cret deployment key\n")
+    assert main(["crl", "sync", *common, "--key-file", str(key_file), "--url", moica, "--quiet"]) == 0
+    assert main(["crl", "status", *common, "--key-file", str(key_file), "--json"]) == 0
+    assert {line["state"] for line in json.loads(capsys.readouterr().out)} == {"fresh"}
+    # The workers' key opens the files (the trailing newline is no part of it) …
+    worker = CRLCache(directory=tmp_path / "crl", key=b"s3cret deployment key")
+    assert worker.load_directory() == 2
+    # … and so does the same key from the environment.
+    monkeypatch.setenv("TWCERT_CRL_KEY", "s3cret deployment key")
+    assert main(["crl", "status", *common, "--json"]) == 0
+    capsys.readouterr()
+    # Without the key nothing written under it is trusted: everything missing, exit 1.
+    monkeypatch.delenv("TWCERT_CRL_KEY")
+    assert main(["crl", "status", *common, "--json"]) == 1
+    assert {line["state"] for line in json.loads(capsys.readouterr().out)} == {"missing"}
+    # An empty key is refused, not taken as "no key".
+    key_file.write_bytes(b"\n")
+    assert main(["crl", "status", *common, "--key-file", str(key_file)]) == 2
+    assert "empty" in capsys.readouterr().err
+
+
+def test_crl_commands_refuse_an_unsafe_directory(  # type: ignore[no-untyped-def]
+    crl_server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    common = _crl_args(crl_server, tmp_path)
+    (tmp_path / "crl").mkdir(mode=0o700)
+    (tmp_path / "crl").chmod(0o777)
+    for command in ("sync", "status"):
+        assert main(["crl", command, *common]) == 2
+        assert "UNSAFE_DIRECTORY" in capsys.readouterr().err
+    (tmp_path / "crl").chmod(0o700)
+    (tmp_path / "crl" / "ca-crls").symlink_to(tmp_path)  # ARL copies written elsewhere
+    assert main(["crl", "sync", *common]) == 2
+    assert "UNSAFE_DIRECTORY" in capsys.readouterr().err
+    assert not list(tmp_path.glob("*.crl"))

@@ -23,6 +23,7 @@ from twcert._der import (
     UTC_TIME,
     DERError,
     certificate_names,
+    check_oid_bounds,
     decode_oid,
     name_attributes,
     parse_time,
@@ -345,3 +346,47 @@ def test_every_reader_raises_only_der_errors(data: bytes) -> None:
             reader()
         except DERError:
             pass
+
+
+@settings(max_examples=300, deadline=None)
+@given(attributes)
+def test_check_oid_bounds_accepts_what_asn1crypto_encodes(
+    attrs: list[tuple[str, list[asn1.Asn1Value]]],
+) -> None:
+    encoded = SubjectDirectoryAttributesSpec(
+        [{"type": oid, "values": [asn1.Any.load(v.dump()) for v in vals]} for oid, vals in attrs]
+    ).dump()
+    check_oid_bounds(encoded)
+
+
+def test_check_oid_bounds_reads_ber_and_refuses_oversized_oids() -> None:
+    oid = asn1.ObjectIdentifier("1.2.840.113549.1.7.1").dump()
+    check_oid_bounds(b"\x30\x80" + oid + b"\x24\x80\x04\x01x\x00\x00" + b"\x00\x00")
+    huge = b"\x06\x82\x01\x2d\x2a" + b"\xff" * 299 + b"\x01"
+    broken = b"\x30\x03\x02\x05\x00"  # runs past its container: skipped, not refused
+    for bad in (
+        b"\x30\x80" + huge + b"\x00\x00",
+        b"\x30\x82\x01\x31" + huge,
+        huge,
+        b"\x30\x82\x01\x36" + broken + huge,
+    ):
+        with pytest.raises(DERError, match="OID"):
+            check_oid_bounds(bad)
+    for unreadable in (
+        b"\x30\x80\x02\x01",
+        b"\x04\x80\x00\x00",
+        broken,
+        b"\x30\x05" + broken,
+        b"\x06\x02\x2a\x81",  # truncated, but small
+        b"\x06\x00",
+    ):
+        check_oid_bounds(unreadable)  # asn1crypto judges these
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.binary(max_size=300))
+def test_check_oid_bounds_raises_only_der_errors(data: bytes) -> None:
+    try:
+        check_oid_bounds(data)
+    except DERError:
+        pass

@@ -9,7 +9,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +21,13 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 from twcert import CAFamily, LoginService, LoginStores, SignedChallenge
 from twcert.agency import Agency, AgencyResolver, MemoryAgencyDirectory
 from twcert.audit import MemoryAuditSink
-from twcert.binding import MemoryBindingStore
+from twcert.binding import MemoryBindingStore, unbind_account
 from twcert.card.cms import build_signed_data
 from twcert.challenge import Challenge
 from twcert.errors import (
     GCA_UNBLOCK_URL,
     MOICA_UNBLOCK_URL,
+    AccountAlreadyBound,
     AccountNotFound,
     AccountRequired,
     AgencyAbolished,
@@ -48,6 +49,7 @@ from twcert.errors import (
     TestCertificateRefused,
     UserCancelledError,
 )
+from twcert.hipki import HipkiSignResponse
 from twcert.personnel import MemoryPersonnelDirectory, Person
 from twcert.pin import PinRecord
 from twcert.stores.memory import MemoryNonceStore, MemoryPinCounterStore
@@ -68,12 +70,21 @@ class World:
     audit: MemoryAuditSink
     personnel: Any
     clock: list[dt.datetime]
+    #: Cards issued by a test itself (a namesake's, a renewal), by name.
+    extra: dict[str, tuple[Issued, str | None]] = field(default_factory=dict)
 
     def challenge(self) -> Challenge:
         return self.service.issue_challenge(SESSION, ORIGIN)
 
     def card(self, name: str) -> tuple[Issued, str | None]:
+        if name in self.extra:
+            return self.extra[name]
         return self.fs.issued(name), self.fs.certificates[name].get("card_serial")
+
+    def new_card(self, name: str, holder: str, id_number: str) -> None:
+        """Issue another citizen card (new subject serial) under the fixture MOICA."""
+        issued = self.fs.pki.issue_citizen(holder, id_number)
+        self.extra[name] = (issued, f"TP{uuid.uuid4().int % 10**14:014d}")
 
     def hipki(
         self,
@@ -128,6 +139,39 @@ def _people() -> list[Person]:
 def _agencies() -> list[Agency]:
     listed = [a for a in AGENCIES if a.code != "ZZ9990000X"]
     return [Agency(a.code, a.name, address=a.address) for a in listed]
+
+
+def _personal_data(fs: FixtureSet) -> set[str]:
+    """Every national ID, name and card number of the fixtures."""
+    found = {p.national_id for p in PEOPLE} | {p.name for p in PEOPLE}
+    found |= {str(c["card_serial"]) for c in fs.certificates.values() if c.get("card_serial")}
+    return found
+
+
+@pytest.fixture(autouse=True)
+def _no_personal_data_in_any_log(fixture_set: FixtureSet) -> Iterator[None]:
+    """Every test of this module runs with the root logger at DEBUG; afterwards nothing logged
+    by anyone (twcert, SQLAlchemy, drivers) may contain a fixture's ID, name or card number."""
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    root = logging.getLogger()
+    handler, level = Keep(logging.DEBUG), root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    formatter = logging.Formatter()
+    text = "\n".join(f"{formatter.format(r)} {r.__dict__!r}" for r in records)
+    text += "\n" + text.upper()
+    leaked = sorted(value for value in _personal_data(fixture_set) if value.upper() in text)
+    assert not leaked, f"personal data in the logs: {len(leaked)} value(s)"
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgres", "redis"])
@@ -600,3 +644,97 @@ def test_every_attempt_is_audited_with_personal_data_masked(
     assert "王小明" not in text and "陳美玲" not in text and "A123456789" not in text
     assert "TP00000000000001" not in text
     assert "王*明" in text and "A12****789" in text
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        f"{PEOPLE[0].national_id}.",
+        f"{PEOPLE[0].national_id}0",
+        PEOPLE[0].name,
+        f"{PEOPLE[0].name} {PEOPLE[0].national_id}",
+        f" {PEOPLE[0].national_id.lower()} ",
+    ],
+)
+def test_whatever_is_typed_as_the_account_is_masked(world: World, typed: str) -> None:
+    """The autouse log check above fails this test if any of it reaches a log; the audit event
+    itself must not carry it either."""
+    with pytest.raises((AccountNotFound, HolderMismatch)):
+        world.login("citizen-chen", account=typed)
+    (event,) = world.audit.events
+    assert event.account is not None and PEOPLE[0].name not in event.account
+    assert PEOPLE[0].national_id not in event.account.upper() and typed.strip() not in event.summary()
+
+
+# ------------------------------------------------------------------ one binding per account
+
+
+def test_a_namesake_card_cannot_bind_to_an_account_already_bound(world: World) -> None:
+    """Same name, same last four ID characters (all a citizen card carries), another person."""
+    assert world.login("citizen-wang", account="wang.xm").first_use
+    world.new_card("namesake", PEOPLE[0].name, "Z" + "2" + "9999" + PEOPLE[0].national_id[-4:])
+    with pytest.raises(AccountAlreadyBound) as info:
+        world.login("namesake", account="wang.xm")
+    assert "管理者" in info.value.action and "re-bind" in info.value.action_english
+    assert info.value.message and info.value.message_english
+    # The bound card still logs in; the namesake's card stays unbound.
+    assert world.login("citizen-wang").account == "wang.xm"
+    with pytest.raises(AccountRequired):
+        world.login("namesake")
+
+
+def test_a_new_card_binds_after_the_administrator_unbinds_the_old_one(world: World) -> None:
+    world.login("citizen-wang", account="wang.xm")
+    world.new_card("renewed", PEOPLE[0].name, PEOPLE[0].national_id)
+    with pytest.raises(AccountAlreadyBound):
+        world.login("renewed", account="wang.xm")
+    bindings = world.service.stores.bindings
+    assert bindings is not None
+    assert len(unbind_account(bindings, "wang.xm", actor="admin", audit=world.audit)) == 1
+    assert world.login("renewed", account="wang.xm").first_use
+    with pytest.raises(AccountAlreadyBound):  # the old card is now the stranger
+        world.login("citizen-wang", account="wang.xm")
+
+
+def test_bindings_per_account_many_allows_a_second_card(world: World) -> None:
+    world.service.policy = replace(world.service.policy, bindings_per_account="many")
+    world.login("citizen-wang", account="wang.xm")
+    world.new_card("second", PEOPLE[0].name, PEOPLE[0].national_id)
+    assert world.login("second", account="wang.xm").first_use
+    assert world.login("citizen-wang").account == world.login("second").account == "wang.xm"
+
+
+def test_two_cards_racing_to_bind_one_account_never_both_stay(world: World) -> None:
+    for n in range(3):
+        world.new_card(f"racer-{n}", PEOPLE[0].name, PEOPLE[0].national_id)
+    prepared = []
+    for n in range(3):
+        challenge = world.challenge()
+        prepared.append((challenge, world.hipki(f"racer-{n}", challenge)))
+    outcomes: list[str] = []
+
+    def attempt(challenge: Challenge, response: dict[str, Any]) -> None:
+        try:
+            world.service.complete(challenge.id, response, "wang.xm", session_id=SESSION, origin=ORIGIN)
+            outcomes.append("bound")
+        except AccountAlreadyBound:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=attempt, args=item) for item in prepared]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    bindings = world.service.stores.bindings
+    assert bindings is not None
+    assert len(outcomes) == 3 and outcomes.count("bound") <= 1
+    assert len(bindings.for_account("wang.xm")) == outcomes.count("bound")
+
+
+def test_a_hipki_response_repr_masks_the_card_number_and_hides_the_certificate() -> None:
+    parsed = HipkiSignResponse.parse(
+        {"ret_code": 0, "signature": "AAAA", "certb64": "MIIB" * 10, "cardSN": "TP00000000000001"}
+    )
+    shown = repr(parsed)
+    assert "TP00000000000001" not in shown and "MIIB" not in shown
+    assert "TP00" in shown and "<3 bytes>" in shown

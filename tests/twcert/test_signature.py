@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from twcert import load_certificate, signature
+from twcert._der import read_header, read_signed_data
 from twcert.card.cms import build_signed_data
 from twcert.errors import SignatureMismatchError, SignatureParseError
 from twcert.oids import CARD_SERIAL
@@ -425,3 +426,44 @@ def test_time_reading_matches_asn1crypto(value: asn1_core.Asn1Value) -> None:
         assert got == expected
     else:  # asn1crypto's extended_datetime (year 0) or an invalid date
         assert got is ValueError
+
+
+def _tlv(tag: int, body: bytes) -> bytes:
+    size = len(body)
+    if size < 0x80:
+        return bytes((tag, size)) + body
+    length = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes((tag, 0x80 | len(length))) + length + body
+
+
+def test_a_huge_oid_never_reaches_asn1crypto(monkeypatch: pytest.MonkeyPatch) -> None:
+    """asn1crypto decodes an OID arc in time quadratic in its length (a second for 60 KB): the
+    bounds are checked first, so such a CMS is refused without asn1crypto reading it."""
+
+    loaded: list[bytes] = []
+
+    def must_not_load(data: bytes, *_args: object, **_kwargs: object) -> None:
+        loaded.append(data)
+        raise ValueError("asn1crypto was given the CMS")
+
+    monkeypatch.setattr(cms.ContentInfo, "load", must_not_load)
+    huge = _tlv(0x06, b"\x2a" + b"\xff" * 60_000 + b"\x01")
+    data = _tlv(0x30, huge + _tlv(0xA0, _tlv(0x30, b"")))
+    with pytest.raises(SignatureParseError, match="OID of"):
+        verify_cms(data, TBS, now=_wall())
+    assert not loaded
+
+
+def test_ber_signatures_still_reach_asn1crypto(signer: Issued) -> None:
+    """The bounds walk reads BER (indefinite lengths, constructed strings) as asn1crypto does."""
+    der = build_signed_data(
+        TBS, signer.der, lambda data: signer.key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+    )
+    # Re-encode the outer ContentInfo and its [0] with indefinite lengths (BER).
+    _tag, pos, end = read_header(der, 0, len(der))
+    _tag, _oid_pos, oid_end = read_header(der, pos, end)
+    _tag, inner_pos, inner_end = read_header(der, oid_end, end)
+    ber = b"\x30\x80" + der[pos:oid_end] + b"\xa0\x80" + der[inner_pos:inner_end] + b"\x00\x00\x00\x00"
+    with pytest.raises(ValueError):
+        signature._DerReader.read(ber) or read_signed_data(ber)  # not DER: only asn1crypto reads it
+    assert signature._load_signed_data(ber)["encap_content_info"]["content"].native == TBS

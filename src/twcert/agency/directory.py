@@ -68,6 +68,14 @@ class MemoryAgencyDirectory:
             self._by_code[agency.code] = agency
             self._by_name.setdefault(normalize_agency_name(agency.name), []).append(agency)
 
+    def upsert(self, agencies: Iterable[Agency]) -> int:
+        """Add or replace agencies; the same verb as the SQL directory's. Returns how many."""
+        count = 0
+        for agency in agencies:
+            self.add(agency)
+            count += 1
+        return count
+
     def get(self, code: str) -> Agency | None:
         return self._by_code.get(code.strip().upper())
 

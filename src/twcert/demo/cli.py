@@ -40,14 +40,6 @@ def default_directory() -> Path:
     return Path(base) / "twcert" / "demo"
 
 
-def _django_available() -> bool:
-    """The Django variant needs the Django adapter and Django itself."""
-    return all(
-        importlib.util.find_spec(name) is not None
-        for name in ("django", "twcert.contrib.django", "twcert.demo.django_app")
-    )
-
-
 def _missing(framework: str) -> list[str]:
     needs = dict(_NEEDS)
     if framework == "django":
@@ -88,12 +80,27 @@ def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     from ..card.errors import AgentStartError, SoftHsmError
-    from .server import DemoServer
+    from .server import DemoServer, PortInUseError
 
-    server = DemoServer(Path(args.dir), port=args.port, agent_port=args.agent_port, framework=framework)
+    board_date = None
+    if args.today:
+        from twcert_vacancy.errors import VacancyError
+        from twcert_vacancy.rocdate import parse_roc_or_iso
+
+        try:
+            board_date = parse_roc_or_iso(args.today)
+        except VacancyError:
+            print(f"twcert demo: --today {args.today!r} is not a date (e.g. 115/12/20)", file=sys.stderr)
+            return EXIT_USAGE
+    server = DemoServer(
+        Path(args.dir), port=args.port, agent_port=args.agent_port, framework=framework, board_date=board_date
+    )
     print("twcert demo: building the test PKI, cards and databases …", file=sys.stderr)
     try:
         server.start()
+    except PortInUseError as exc:
+        print(f"twcert demo: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
     except (AgentStartError, SoftHsmError) as exc:
         print(f"twcert demo: {exc.message} ({exc.detail})", file=sys.stderr)
         return EXIT_FAILURE
@@ -135,6 +142,13 @@ def register(subparsers: Any) -> None:
     demo.add_argument(
         "--dir", default=str(default_directory()), help="state directory, rebuilt at every start"
     )
-    if _django_available():
-        demo.add_argument("--django", action="store_true", help="serve the same demo with Django")
-    demo.set_defaults(handler=_run, django=False)
+    # Always offered: without Django, --django says which extra to install.
+    demo.add_argument(
+        "--django", action="store_true", help="serve the same demo with Django (twcert[django])"
+    )
+    demo.add_argument(
+        "--today",
+        metavar="DATE",
+        help="the vacancy board's date (ROC 115/12/20 or ISO), to see vacancies enter and leave it",
+    )
+    demo.set_defaults(handler=_run)

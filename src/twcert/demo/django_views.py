@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from django.contrib.auth import logout as auth_logout  # type: ignore[import-untyped, unused-ignore]
 from django.http import (  # type: ignore[import-untyped, unused-ignore]
     FileResponse,
     Http404,
@@ -25,7 +24,6 @@ from django.shortcuts import render  # type: ignore[import-untyped, unused-ignor
 from django.urls import include, path, reverse  # type: ignore[import-untyped, unused-ignore]
 from django.views.static import serve  # type: ignore[import-untyped, unused-ignore]
 
-import twcert
 from twcert_vacancy import WORK_PLACES, PersonKind
 from twcert_vacancy.errors import VacancyError, VacancyInvalidError
 from twcert_vacancy.model import KNOWN_PERSON_KINDS
@@ -33,13 +31,14 @@ from twcert_vacancy.rocdate import parse_roc_or_iso
 
 from ..contrib.django.conf import SESSION_PRINCIPAL_KEY
 from ..errors import TwcertError
+from ..web.security import csrf_token
 from .forms import FIELDS, field_id
 from .site import DemoSite, Viewer, cards_context
+from .state import public_pki_file
 
 __all__ = ["bind", "csrf_failure", "demo_context", "handler404", "handler500", "urlpatterns"]
 
 _HERE = Path(__file__).parent
-_TWCERT_CSS = Path(twcert.__file__).parent / "contrib" / "flask" / "static"
 #: The site the views serve (one per process: Django's settings are per process too).
 _bound: dict[str, DemoSite] = {}
 
@@ -49,6 +48,11 @@ View = Callable[..., HttpResponse | FileResponse]
 def bind(site: DemoSite) -> None:
     """Give the views their site (before the first request)."""
     _bound["site"] = site
+
+
+def site() -> DemoSite:
+    """The site the views serve."""
+    return _demo()
 
 
 def _demo() -> DemoSite:
@@ -83,7 +87,9 @@ def _viewer(request: HttpRequest) -> Viewer | None:
 
 def demo_context(request: HttpRequest) -> dict[str, Any]:
     """Context processor for the Django-template pages (the adapter's login, first use, errors)."""
-    return {"demo_viewer": _viewer(request)}
+    viewer = _viewer(request)
+    holder = _demo().holder(viewer.kind, viewer.principal_id) if viewer else ""
+    return {"demo_viewer": viewer, "demo_holder": holder, "demo_twcert_csrf": csrf_token(request.session)}
 
 
 def _login_required(view: View) -> View:
@@ -102,7 +108,7 @@ def error_page(request: HttpRequest, error: TwcertError) -> HttpResponse:
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """Django's CSRF refusal, shown like every other refusal (code, zh-TW, English, action)."""
-    from ..contrib.flask.errors import RequestForgeryError
+    from ..web.errors import RequestForgeryError
 
     return error_page(request, RequestForgeryError(f"Django CSRF: {reason[:80]}"))
 
@@ -113,7 +119,7 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 def server_error(request: HttpRequest) -> HttpResponse:
     """Django's 500, shown with the catalogued text (Django logs the failure itself)."""
-    from ..contrib.flask.errors import UnexpectedError
+    from ..web.errors import UnexpectedError
 
     return error_page(request, UnexpectedError("django 500"))
 
@@ -169,6 +175,7 @@ def _form(
         "person_kinds": KNOWN_PERSON_KINDS,
         "work_places": WORK_PLACES.values(),
         "agency_code": viewer.agency_code if viewer else None,
+        "agency_name": site.agency_name(viewer) if viewer else "",
         "general_minimum": site.rules.policy.minimum_for(PersonKind.GENERAL),
     }
     return render(request, "demo/register.html", context, status=status)
@@ -250,25 +257,18 @@ def insert(request: HttpRequest, card_serial: str) -> HttpResponse:
     return HttpResponseRedirect(f"{reverse('cards')}?done=inserted", status=303)
 
 
-@_POST
-def logout_view(request: HttpRequest) -> HttpResponse:
-    auth_logout(request)  # flushes the session, the card login's principal with it
-    return HttpResponseRedirect(reverse("twcert:page"), status=303)
-
-
 @_GET
 def pki(request: HttpRequest, name: str) -> HttpResponse | FileResponse:
-    return serve(request, name, document_root=str(_demo().state.directory / "pki"))
+    """CA certificates and CRLs only (an allow-list; the CA keys are not under pki/ at all)."""
+    found = public_pki_file(_demo().state, name)
+    if found is None:
+        raise Http404
+    return FileResponse(found[0].open("rb"), content_type=found[1])
 
 
 @_GET
 def demo_static(request: HttpRequest, filename: str) -> HttpResponse | FileResponse:
     return serve(request, filename, document_root=str(_HERE / "static"))
-
-
-@_GET
-def twcert_static(request: HttpRequest, filename: str) -> HttpResponse | FileResponse:
-    return serve(request, filename, document_root=str(_TWCERT_CSS))
 
 
 urlpatterns = [
@@ -284,9 +284,7 @@ urlpatterns = [
     path("demo/cards", cards, name="cards"),
     path("demo/cards/<str:card_serial>/unlock", unlock, name="unlock"),
     path("demo/cards/<str:card_serial>/insert", insert, name="insert"),
-    path("logout", logout_view, name="logout"),
     path("pki/<path:name>", pki, name="pki"),
     path("static/demo/<path:filename>", demo_static, name="demo_static"),
-    path("auth/assets/<path:filename>", twcert_static, name="twcert_static"),
     path("auth/", include("twcert.contrib.django.urls")),
 ]

@@ -7,13 +7,12 @@ Pages (Traditional Chinese): 首頁 → 登入 (the adapter's login page, in thi
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import secrets
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Flask, abort, redirect, render_template, request, send_from_directory, url_for
+from flask import Blueprint, Flask, abort, redirect, render_template, request, send_file, url_for
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -23,12 +22,13 @@ from twcert_vacancy.model import KNOWN_PERSON_KINDS
 from twcert_vacancy.rocdate import parse_roc_or_iso
 
 from ..contrib.flask import TWCert, current_principal, login_required
-from ..contrib.flask.errors import UnexpectedError
 from ..contrib.flask.responses import error_response
 from ..contrib.flask.security import verify_post
 from ..errors import TwcertError
+from ..web.errors import UnexpectedError
 from .forms import FIELDS, field_id
 from .site import DemoSite, cards_context, roc
+from .state import public_pki_file
 
 __all__ = ["create_app"]
 
@@ -137,8 +137,11 @@ def _pages(site: DemoSite) -> Blueprint:
 
     @bp.get("/pki/<path:name>")
     def pki(name: str) -> BaseResponse:
-        # The CRLs the certificates point at (for inspection; logins use the preloaded copies).
-        return send_from_directory(site.state.directory / "pki", name, mimetype="application/pkix-crl")
+        # CA certificates and CRLs only (an allow-list; the CA keys are not under pki/ at all).
+        found = public_pki_file(site.state, name)
+        if found is None:
+            abort(404)
+        return send_file(found[0], mimetype=found[1])
 
     return bp
 
@@ -160,6 +163,7 @@ def _form(site: DemoSite, values: dict[str, Any], error: VacancyError | None) ->
         person_kinds=KNOWN_PERSON_KINDS,
         work_places=WORK_PLACES.values(),
         agency_code=_principal().agency_code,
+        agency_name=site.agency_name(_principal()),
         general_minimum=site.rules.policy.minimum_for(PersonKind.GENERAL),
     )
 
@@ -197,6 +201,8 @@ def create_app(site: DemoSite, *, secret_key: str | None = None) -> Flask:
     app.add_template_global(roc, "roc")
     app.add_template_filter(lambda places: "、".join(p.name for p in places), "places")
     app.add_template_global(site.today, "today")
-    app.add_template_global(lambda: dt.datetime.now(dt.UTC), "utcnow")
+    app.add_template_global(site.now, "utcnow")
+    app.add_template_global(site.holder, "holder")
+    app.add_template_global(lambda name: url_for("twcert.static", filename=name), "twcert_asset")
     app.add_template_global(lambda: "flask", "framework")
     return app

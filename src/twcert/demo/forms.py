@@ -8,6 +8,7 @@ headcount, the 行政程序法 §48 window).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Final, Protocol
 
@@ -21,7 +22,7 @@ from twcert_vacancy.errors import (
     WorkPlaceError,
 )
 from twcert_vacancy.model import FIELD_LABELS
-from twcert_vacancy.rocdate import parse_roc_or_iso
+from twcert_vacancy.rocdate import RocDate, parse_roc_or_iso
 from twcert_vacancy.rules import Checked, VacancyRules
 
 __all__ = ["FIELDS", "FormField", "FormValues", "field_id", "registration"]
@@ -127,6 +128,22 @@ def _headcount(form: FormValues, problems: list[VacancyFieldError]) -> Headcount
         return Headcount(None, None, text)  # a stand-in while the problems are shown; never stored
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _roc_dates(problem: VacancyFieldError) -> VacancyFieldError:
+    """The same problem with its dates in the ROC calendar, as the form asks for them."""
+    params = {
+        key: RocDate.from_date(dt.date.fromisoformat(value)).slashed()
+        if isinstance(value, str) and _ISO_DATE.fullmatch(value)
+        else value
+        for key, value in problem.params.items()
+    }
+    if params == problem.params:
+        return problem
+    return type(problem)(problem.detail, **params)
+
+
 def _position(problem: VacancyFieldError) -> int:
     """Problems are listed in the order of the form's fields."""
     return _ORDER.get(problem.field, len(_ORDER))
@@ -137,10 +154,15 @@ def registration(
     *,
     work_id: str,
     agency_code: str,
+    agency_name: str,
     rules: VacancyRules,
     today: dt.date,
 ) -> Checked:
-    """The vacancy the form describes, checked; :class:`VacancyInvalidError` lists every problem."""
+    """The vacancy the form describes, checked; :class:`VacancyInvalidError` lists every problem.
+
+    ``agency_name`` is the logged-in agency's name from the agency-code file: a posted
+    ``agency_name`` is ignored, so no agency can publish under another's name.
+    """
     problems: list[VacancyFieldError] = []
     period = _period(form, problems)
     places = _places(form, problems)
@@ -159,7 +181,7 @@ def registration(
         # A stand-in only while other problems are reported; never stored.
         period=period or ValidityPeriod(today, today),
         gender=gender,
-        agency_name=text("agency_name"),
+        agency_name=agency_name,
         agency_address=text("agency_address"),
         filler_name=text("filler_name"),
         filler_phone=text("filler_phone"),
@@ -173,10 +195,8 @@ def registration(
     if problems:
         named = {p.field for p in problems}
         problems += [p for p in rules.field_problems(vacancy) if p.field not in named]
-        raise VacancyInvalidError(sorted(problems, key=_position))
+        raise VacancyInvalidError([_roc_dates(p) for p in sorted(problems, key=_position)])
     try:
         return rules.check_registration(vacancy, today=today)
     except VacancyInvalidError as exc:
-        raise VacancyInvalidError(
-            sorted(exc.problems, key=lambda p: _ORDER.get(p.field, len(_ORDER)))
-        ) from None
+        raise VacancyInvalidError([_roc_dates(p) for p in sorted(exc.problems, key=_position)]) from None

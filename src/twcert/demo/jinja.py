@@ -3,7 +3,6 @@ the helpers they call (``url_for``, ``twcert_principal``, ``twcert_csrf_field`` 
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable
 from typing import Any, Final
 from urllib.parse import urlencode
@@ -14,9 +13,10 @@ from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
-from twcert_vacancy import WorkPlace, taipei_date
+from twcert_vacancy import WorkPlace
 
 from ..contrib.django.conf import SESSION_PRINCIPAL_KEY
+from ..web.security import csrf_token
 from .site import Viewer, roc
 
 __all__ = ["ROUTES", "environment", "url_for"]
@@ -35,9 +35,8 @@ ROUTES: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
     "demo.unlock": ("unlock", ("card_serial",)),
     "demo.insert": ("insert", ("card_serial",)),
     "demo.static": ("demo_static", ("filename",)),
-    "twcert.static": ("twcert_static", ("filename",)),
     "twcert.login_page": ("twcert:page", ()),
-    "twcert.logout": ("logout", ()),
+    "twcert.logout": ("twcert:logout", ()),
 }
 
 
@@ -56,8 +55,20 @@ def _principal(context: Context) -> Viewer | None:
 
 @pass_context
 def _csrf_field(context: Context) -> Markup:
-    token = get_token(context["request"])
-    return Markup(f'<input type="hidden" name="csrfmiddlewaretoken" value="{escape(token)}">')
+    """Both tokens: Django's (the demo's own forms) and twcert's (its logout endpoint)."""
+    request = context["request"]
+    django_token = escape(get_token(request))
+    twcert_token = escape(csrf_token(request.session))
+    return Markup(
+        f'<input type="hidden" name="csrfmiddlewaretoken" value="{django_token}">'
+        f'<input type="hidden" name="csrf_token" value="{twcert_token}">'
+    )
+
+
+def _site() -> Any:
+    from .django_views import site
+
+    return site()
 
 
 def _places(places: Iterable[WorkPlace]) -> str:
@@ -72,8 +83,10 @@ def environment(**options: Any) -> Environment:
         twcert_principal=_principal,
         twcert_csrf_field=_csrf_field,
         roc=roc,
-        today=lambda: taipei_date(dt.datetime.now(dt.UTC)),
-        utcnow=lambda: dt.datetime.now(dt.UTC),
+        today=lambda: _site().today(),
+        utcnow=lambda: _site().now(),
+        holder=lambda kind, principal_id: _site().holder(kind, principal_id),
+        twcert_asset=lambda name: str(reverse("twcert:asset", kwargs={"name": name})),
         framework=lambda: "django",
     )
     env.filters["places"] = _places

@@ -7,8 +7,10 @@ origin; then the world is built, the agent started, and the app served.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
+import socket
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -22,12 +24,42 @@ from ..card.guard import PinGuard
 from .site import DemoSite
 from .state import build_state
 
-__all__ = ["HOST", "DemoServer", "Framework"]
+__all__ = ["HOST", "DemoServer", "Framework", "PortInUseError"]
 
 #: The demo serves on loopback only: its cards are test cards with printed PINs.
 HOST = "127.0.0.1"
 Framework = Literal["flask", "django"]
 _WSGI = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class PortInUseError(OSError):
+    """A port the demo needs is taken; ``option`` names the flag that chooses another."""
+
+    def __init__(self, port: int, option: str, reason: str) -> None:
+        super().__init__(f"127.0.0.1:{port} is not available ({reason}); choose another with {option}")
+        self.port = port
+        self.option = option
+
+
+def _bind(port: int, option: str, app: Any) -> BaseWSGIServer:
+    _check_free(port, option)  # Werkzeug would print its own advice and exit instead
+    try:
+        return make_server(HOST, port, app, threaded=True)
+    except (OSError, SystemExit) as exc:
+        raise PortInUseError(port, option, "in use") from exc
+
+
+def _check_free(port: int, option: str) -> None:
+    """Fail before the slow part (building the PKI and cards) if ``port`` is taken."""
+    if port == 0:
+        return
+    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        probe.bind((HOST, port))
+    except OSError as exc:
+        raise PortInUseError(port, option, exc.strerror or str(exc)) from exc
+    finally:
+        probe.close()
 
 
 class _Dispatcher:
@@ -50,6 +82,8 @@ class DemoServer:
     port: int = 5000
     agent_port: int = 61161
     framework: Framework = "flask"
+    #: The vacancy board's date (``--today``); ``None``: today.
+    board_date: dt.date | None = None
 
     def __post_init__(self) -> None:
         self.site: DemoSite | None = None
@@ -65,8 +99,10 @@ class DemoServer:
 
     def start(self) -> DemoServer:
         dispatcher = _Dispatcher()
-        self._http = make_server(HOST, self.port, dispatcher, threaded=True)
+        # Both ports are checked before the PKI and cards are built (that takes a while).
+        self._http = _bind(self.port, "--port", dispatcher)
         try:
+            _check_free(self.agent_port, "--agent-port")
             state = build_state(self.directory, base_url=f"{self.url}/pki")
             # SoftHSM reads SOFTHSM2_CONF when this process first loads the module.
             os.environ.update(state.hsm.env)
@@ -80,7 +116,9 @@ class DemoServer:
             port = self._http.server_port
             origins = [self.url, f"http://localhost:{port}"]
             self._agent = LocalAgent(module, AgentConfig.with_origins(origins, port=self.agent_port)).start()
-            self.site = DemoSite(state, agent_url=self._agent.url, agent=self._agent)
+            self.site = DemoSite(
+                state, agent_url=self._agent.url, agent=self._agent, board_date=self.board_date
+            )
             self.site.seed()
             dispatcher.app = self._app(self.site)
         except BaseException:

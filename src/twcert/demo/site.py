@@ -92,16 +92,25 @@ class DemoSite:
     agent: LocalAgent | None = None
     repository: SqlVacancyRepository = field(init=False)
     rules: VacancyRules = field(default_factory=VacancyRules)
+    #: The board's date (``twcert demo --today 115/12/20``), to see a window open or close;
+    #: ``None``: today. Card logins keep the real time (the certificates are built around it).
+    board_date: dt.date | None = None
 
     def __post_init__(self) -> None:
         self.repository = SqlVacancyRepository(self.state.vacancy_url)
         self.agent_guard = PinGuard.from_file(self.state.agent_ledger)
+        real = dt.datetime.now(dt.UTC)
+        self._shift = (
+            dt.timedelta(0)
+            if self.board_date is None
+            else dt.timedelta(days=(self.board_date - taipei_date(real)).days)
+        )
 
     # -- time ------------------------------------------------------------------------------
 
-    @staticmethod
-    def now() -> dt.datetime:
-        return dt.datetime.now(dt.UTC)
+    def now(self) -> dt.datetime:
+        """The board's clock: the real time, moved to :attr:`board_date` if one was given."""
+        return dt.datetime.now(dt.UTC) + self._shift
 
     def today(self) -> dt.date:
         """Today in Taipei: the board's dates are Taiwan calendar dates."""
@@ -112,11 +121,26 @@ class DemoSite:
     def agency(self, code: str | None) -> Agency | None:
         return self.state.stores.agencies.get(code) if code else None
 
+    def agency_name(self, principal: Principalish) -> str:
+        """徵才機關: the logged-in agency's name in the agency-code file (never what a form says)."""
+        agency = self.agency(principal.agency_code)
+        return agency.name if agency else ""
+
+    def holder(self, kind: str | None, principal_id: str | None) -> str:
+        """Who the header names: the citizen card holder's name, or the agency's name."""
+        if not principal_id:
+            return ""
+        if kind == "agency":
+            agency = self.agency(principal_id)
+            return agency.name if agency else principal_id
+        person = self.state.stores.personnel.get(principal_id)
+        return person.name if person else principal_id
+
     def form_defaults(self, principal: Principalish) -> dict[str, Any]:
         """The registration form's first values: the agency from the login."""
         agency = self.agency(principal.agency_code)
         return {
-            "agency_name": principal.agency_name or (agency.name if agency else ""),
+            "agency_name": self.agency_name(principal),
             "agency_address": agency.address if agency else "",
             "period_start": roc(self.today()),
             "period_end": roc(self.today() + dt.timedelta(days=14)),
@@ -135,7 +159,12 @@ class DemoSite:
         agency_code = principal.agency_code or ""
         for _ in range(5):
             checked = registration(
-                form, work_id=self._work_id(), agency_code=agency_code, rules=self.rules, today=self.today()
+                form,
+                work_id=self._work_id(),
+                agency_code=agency_code,
+                agency_name=self.agency_name(principal),
+                rules=self.rules,
+                today=self.today(),
             )
             try:
                 stored = self.repository.add(checked.vacancy, principal, at=self.now())

@@ -1,6 +1,8 @@
 """Build the demo's world in a state directory, fresh at every start.
 
-* a fake GPKI centred on *now* (``pki/``), with CRLs valid for a week (``pki/crl/``);
+* a fake GPKI centred on *now*: its CA keys under ``private/`` (never served), the public part
+  under ``pki/`` — CA certificates (``pki/ca/<CA>.pem``, ``pki/certs/<CA>.cer``) and CRLs valid
+  for a week (``pki/crl/<CA>/complete.crl``), the only files ``/pki/`` serves (:func:`public_pki_file`);
 * SoftHSM2 tokens laid out like GPKI cards (``hsm/``), one per :data:`~.cards.DEMO_CARDS` entry;
 * SQLite stores for the login (``twcert.db``: nonces, PIN counts, bindings, the personnel
   directory and the agency-code table from :mod:`twcert.testing.fixtures`) and the vacancies
@@ -32,7 +34,7 @@ from ..testing.fixtures import AGENCIES, PEOPLE
 from ..validation import Validator
 from .cards import DemoCard, IssuedCard, issue_cards
 
-__all__ = ["ISSUING_CAS", "MARKER", "ROOT_CAS", "DemoState", "build_state"]
+__all__ = ["ISSUING_CAS", "MARKER", "ROOT_CAS", "DemoState", "build_state", "public_pki_file"]
 
 #: A file that marks a directory as the demo's own (so a fresh start may empty it).
 MARKER: Final = ".twcert-demo"
@@ -85,6 +87,32 @@ def _crls(pki: FakeGPKI, revoked: list[Revoked], now: dt.datetime, root: Path) -
         path.write_bytes(der)
         result[label] = der
     return result
+
+
+def _publish_certificates(pki: FakeGPKI, public: Path) -> None:
+    (public / "ca").mkdir(parents=True, exist_ok=True)
+    (public / "certs").mkdir(parents=True, exist_ok=True)
+    for label, ca in pki.cas.items():
+        (public / "ca" / f"{label}.pem").write_bytes(ca.pem)
+        (public / "certs" / f"{label}.cer").write_bytes(ca.der)
+
+
+def public_pki_file(state: DemoState, name: str) -> tuple[Path, str] | None:
+    """The file ``/pki/<name>`` serves and its media type, or ``None``: an allow-list, not a directory.
+
+    Only CA certificates (``ca/<CA>.pem``, ``certs/<CA>.cer``) and complete CRLs
+    (``crl/<CA>/complete.crl``) of the demo's CAs are public.
+    """
+    allowed: dict[str, str] = {}
+    for label in state.pki.cas:
+        allowed[f"ca/{label}.pem"] = "application/x-pem-file"
+        allowed[f"certs/{label}.cer"] = "application/pkix-cert"
+        allowed[f"crl/{label}/complete.crl"] = "application/pkix-crl"
+    media_type = allowed.get(name)
+    if media_type is None:
+        return None
+    path = state.directory / "pki" / name
+    return (path, media_type) if path.is_file() else None
 
 
 def _validator(pki: FakeGPKI, crls: dict[str, bytes]) -> Validator:
@@ -144,7 +172,9 @@ def build_state(directory: str | Path, *, base_url: str, now: dt.datetime | None
     _prepare(root)
     when = now or dt.datetime.now(dt.UTC)
     pki = FakeGPKI(now=when, base_url=base_url, keys=KeyPool())
-    pki.save(root / "pki")
+    # CA keys stay out of anything the site serves; pki/ gets certificates and CRLs only.
+    pki.save(root / "private" / "pki")
+    _publish_certificates(pki, root / "pki")
     issued, revoked = issue_cards(pki, when)
     crls = _crls(pki, revoked, when, root)
     hsm = provision(root / "hsm", [_soft_card(pki, item) for item in issued])

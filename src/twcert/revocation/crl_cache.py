@@ -119,6 +119,12 @@ class CRLCache:
     def urls(self) -> list[str]:
         return list(self._entries)
 
+    def stored(self, url: str) -> CRLIndex | None:
+        """The index held for ``url``, fresh or stale, for reports (``twcert crl status``);
+        revocation answers come from :meth:`get`, which refuses a stale one."""
+        entry = self._entries.get(url)
+        return entry.index if entry is not None else None
+
     # -- filling the cache -------------------------------------------------------------------
 
     def put(

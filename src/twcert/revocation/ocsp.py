@@ -43,6 +43,7 @@ class OCSPError(RevocationDataError):
     :class:`~twcert.errors.RevocationDataError`) for any bytes it cannot use."""
 
     code = "OCSP_RESPONSE_INVALID"
+    message_zh = "憑證線上狀態（OCSP）回應無法使用，請洽系統管理者。"
     message_en = "An OCSP response could not be used ({detail_short})."
 
 

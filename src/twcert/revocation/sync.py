@@ -4,8 +4,10 @@ What the trust store needs, in two kinds:
 
 * **ARLs** — the CRLs of the roots that cover the issuing CA certificates (GRCA's ``CA.crl``),
   read from each issuing CA's CRL distribution points. The login
-  :class:`~twcert.validation.Validator` takes them as DER (``CARevocation``), so besides the shared
-  index they are written as DER files under ``<directory>/ca-crls/`` (:func:`load_ca_crls`).
+  :class:`~twcert.validation.Validator` takes them as DER
+  (:class:`~twcert.revocation.ca_revocation.CARevocation`), so besides the shared index they are
+  written as DER files under ``<directory>/ca-crls/`` (:func:`load_ca_crls`), with the same
+  directory checks and atomic writes as the indexes.
 * **CRLs** — the complete CRLs of the issuing CAs (MOICA, GCA …): the URLs the operator
   configures, plus every URL already in the directory (learnt when a worker fetched the CRL a
   certificate pointed at, or configured in an earlier run).
@@ -15,6 +17,10 @@ verifies it against its issuing CA and stores the verified index with
 :class:`~twcert.revocation.CRLCache`, so worker processes
 :meth:`~twcert.revocation.CRLCache.load_directory` it and never download during a login.
 :func:`status` reports each one as fresh, stale or missing, for monitoring.
+
+The directory is read only through :class:`~twcert.revocation.CRLCache`: with the deployment
+``key`` each index is trusted by its HMAC; without one, each is verified again against the CA
+of the trust store that signed it (a CRL of a CA outside it is not read at all).
 """
 
 from __future__ import annotations
@@ -22,9 +28,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
-import json
 import logging
 import os
+import stat
 import tempfile
 import threading
 import time
@@ -39,14 +45,16 @@ from typing import Final, Literal, Protocol
 from cryptography import x509
 
 from ..certificate import TaiwanCertificate
-from ..errors import RevocationDataError
+from ..errors import RevocationDataError, UnsafeDirectoryError
 from ..trust import TrustStore
-from .crl_cache import CRLCache
+from .ca_revocation import CARevocation
+from .crl_cache import CRLCache, _safe_directory
 from .crl_index import CRLIndex
 from .http import FetchError, HttpResponse
 
 __all__ = [
     "CA_CRL_SUBDIRECTORY",
+    "ARLSink",
     "CRLStatus",
     "CRLTarget",
     "DeadlineFetcher",
@@ -224,25 +232,43 @@ def _set_timeout(response: object, seconds: float) -> None:
 # -- what is needed ----------------------------------------------------------------------------
 
 
-def read_directory(directory: str | os.PathLike[str], *, key: bytes | None = None) -> dict[str, CRLIndex]:
-    """The verified indexes persisted in ``directory`` by URL (unreadable ones skipped), as
-    :meth:`CRLCache.load_directory` would load them, stale ones included."""
-    found: dict[str, CRLIndex] = {}
+def _issuers(trust: TrustStore) -> list[TaiwanCertificate]:
+    return [ca.certificate for ca in trust]
+
+
+def _open_directory(
+    directory: Path,
+    trust: TrustStore,
+    key: bytes | None,
+    *,
+    fetcher: DeadlineFetcher | None = None,
+    timeout: float = 30.0,
+    max_bytes: int = _MAX_BYTES,
+) -> CRLCache:
+    """A :class:`CRLCache` over ``directory`` holding every index it can verify there: by the
+    ``key``'s HMAC, or without a key against the CA in ``trust`` that signed it.
+
+    :raises UnsafeDirectoryError: the directory is a symlink, another user's, or writable by others.
+    """
+    cache = CRLCache(fetcher=fetcher, timeout=timeout, max_bytes=max_bytes, directory=directory, key=key)
+    cache.load_directory(issuers=_issuers(trust))
+    return cache
+
+
+def read_directory(
+    directory: str | os.PathLike[str], trust: TrustStore, *, key: bytes | None = None
+) -> dict[str, CRLIndex]:
+    """The verified indexes persisted in ``directory`` by URL, stale ones included, as
+    :meth:`CRLCache.load_directory` loads them: with ``key`` trusted by their HMAC, without one
+    verified again against their CA in ``trust``; any other file is skipped (logged).
+
+    :raises UnsafeDirectoryError: the directory exists but is not the running user's alone.
+    """
     base = Path(directory)
-    if not base.is_dir():
-        return found
-    for meta_path in sorted(base.glob("*.json")):
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            url = meta["url"]
-            if not isinstance(url, str):
-                continue
-            index = CRLIndex.open(meta_path.with_suffix(".crlidx"), key=key)
-        except (OSError, ValueError, KeyError, TypeError, RevocationDataError):
-            continue
-        if index.sha256 == meta.get("sha256"):
-            found[url] = index
-    return found
+    if not os.path.lexists(base):
+        return {}  # nothing synced yet; a report must not create the directory
+    cache = _open_directory(base, trust, key)
+    return {url: index for url in cache.urls() if (index := cache.stored(url)) is not None}
 
 
 def plan(
@@ -291,21 +317,59 @@ def _ca_crl_path(directory: Path, url: str) -> Path:
     return directory / CA_CRL_SUBDIRECTORY / (hashlib.sha256(url.encode()).hexdigest()[:32] + ".crl")
 
 
+def _read_private(path: Path, max_bytes: int = _MAX_BYTES) -> bytes:
+    """A regular file's bytes, never through a symlink.
+
+    :raises OSError: absent, a symlink, not a regular file, or larger than ``max_bytes``.
+    """
+    # O_NONBLOCK: a FIFO planted under the name must not hang the open (no effect on files).
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(f"{path.name} is not a regular file")
+        data = handle.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise OSError(f"{path.name} is larger than {max_bytes} bytes")
+        return data
+
+
 def load_ca_crls(directory: str | os.PathLike[str]) -> list[bytes]:
-    """The ARLs (DER) the last :func:`sync` wrote, for ``Validator(..., ca_revocation=CARevocation(...))`` or
-    :meth:`~twcert.validation.Validator.add_ca_crl`. The Validator verifies each itself."""
-    folder = Path(directory) / CA_CRL_SUBDIRECTORY
-    if not folder.is_dir():
+    """The ARLs (DER) the last :func:`sync` wrote, for ``Validator(..., ca_revocation=CARevocation(...))``,
+    :meth:`CARevocation.add <twcert.revocation.ca_revocation.CARevocation.add>` or
+    :meth:`~twcert.validation.Validator.add_ca_crl`. The Validator verifies each itself.
+
+    The directory and ``ca-crls/`` must pass the same checks as the index directory (the
+    running user's, closed to others, not a symlink); a file that is a symlink or not a regular
+    file is skipped (logged), so its CA counts as having no ARL (fail closed).
+
+    :raises UnsafeDirectoryError: ``directory`` or its ``ca-crls/`` is unsafe.
+    """
+    base = Path(directory)
+    folder = base / CA_CRL_SUBDIRECTORY
+    if not os.path.lexists(folder):
         return []
-    return [path.read_bytes() for path in sorted(folder.glob("*.crl"))]
+    _safe_directory(base)
+    _safe_directory(folder)
+    found: list[bytes] = []
+    for path in sorted(folder.glob("*.crl")):
+        try:
+            found.append(_read_private(path))
+        except OSError as exc:
+            logger.warning("ignoring ARL file %s: %s", path.name, exc)
+    return found
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """Write under a random name (``O_EXCL``: never through a planted symlink), then rename;
+    the directory is created 0700 and refused if unsafe, as the index directory is."""
+    _safe_directory(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".arl.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -346,27 +410,34 @@ def sync(
 ) -> list[SyncResult]:
     """Download, verify and store every CRL and ARL :func:`plan` names; one result each.
 
-    A failure (network, HTTP status, deadline, bad signature) leaves the stored CRL as it was
-    (it keeps answering until its nextUpdate) and is reported in its result.
+    A failure (network, HTTP status, deadline, bad signature, a CRL number lower than the
+    stored one) leaves the stored CRL as it was (it keeps answering until its nextUpdate) and is
+    reported in its result.
+
+    :param key: the deployment key the workers' ``CRLCache(key=...)`` holds: indexes are written
+        under its HMAC and the stored ones trusted by it. Without it, the stored indexes are
+        verified again against their CAs in ``trust`` (and written so the workers do the same).
 
     :param on_target: wraps each download (the CLI draws a progress bar there); it may set the
         fetcher's ``on_start``/``on_bytes`` hooks.
+    :raises UnsafeDirectoryError: ``directory`` (or its ``ca-crls/``) is a symlink, another
+        user's, or writable by others.
     """
     now = (clock or (lambda: dt.datetime.now(dt.UTC)))()
     base = Path(directory)
     fetcher = fetcher or DeadlineFetcher(deadline=deadline)
-    cache = CRLCache(fetcher=fetcher, timeout=timeout, max_bytes=max_bytes, directory=base, key=key)
-    cache.load_directory()
-    known = read_directory(base, key=key)
+    # The stored indexes come back with their ETags and CRL numbers, so the downloads are
+    # conditional and a lower CRL number than the stored one is refused (a rollback).
+    cache = _open_directory(base, trust, key, fetcher=fetcher, timeout=timeout, max_bytes=max_bytes)
+    known = {url: index for url in cache.urls() if (index := cache.stored(url)) is not None}
     targets = plan(trust, urls=urls, known=known, at=now)
     results: list[SyncResult] = []
     for target in targets:
         wrapper = on_target(target, fetcher) if on_target else contextlib.nullcontext()
-        stored = known.get(target.url)
         with wrapper:
             try:
-                outcome, index = _sync_one(cache, fetcher, target, trust, base, now, stored)
-            except (FetchError, RevocationDataError) as exc:
+                outcome, index = _sync_one(cache, fetcher, target, trust, base, now)
+            except (FetchError, RevocationDataError, OSError) as exc:
                 logger.warning("CRL sync of %s failed: %s", target.url, exc)
                 result = SyncResult(target, "failed", fetcher.received, error=str(exc))
             else:
@@ -387,8 +458,8 @@ def _sync_one(
     trust: TrustStore,
     base: Path,
     now: dt.datetime,
-    stored: CRLIndex | None,
 ) -> tuple[Literal["updated", "unchanged"], CRLIndex]:
+    stored = cache.stored(target.url)
     if target.kind == "crl" and target.issuer is not None:
         # Conditional (ETag / Last-Modified from the directory): an unchanged 20 MB CRL costs a 304.
         index = cache.fetch(target.url, target.issuer, now, force=True)
@@ -401,17 +472,30 @@ def _sync_one(
     index = CRLIndex.from_der(response.body, issuer=issuer, max_bytes=cache.max_bytes)
     if not index.covers(target.url):
         raise RevocationDataError(f"CRL at {target.url} is a partition for another scope")
-    path = _ca_crl_path(base, target.url)
-    unchanged = target.kind == "arl" and path.is_file() and path.read_bytes() == response.body
+    # Refuses a CRL number lower than the stored one (RevocationDataError), keeps a newer one.
     cache.put(
         target.url,
         index,
         etag=response.headers.get("ETag") or response.headers.get("etag"),
         last_modified=response.headers.get("Last-Modified") or response.headers.get("last-modified"),
     )
-    if target.kind == "arl" and not unchanged:
-        _write_atomically(path, response.body)
-    return ("unchanged" if unchanged else "updated"), index
+    held = cache.stored(target.url)
+    unchanged = stored is not None and held is not None and held.sha256 == stored.sha256
+    if target.kind == "arl":
+        path = _ca_crl_path(base, target.url)
+        # The Validator's copy is always the ARL the index holds (never an older download).
+        if held is not None and held.sha256 == index.sha256 and _sha256_of(path) != index.sha256:
+            _write_atomically(path, response.body)
+            unchanged = False
+    return ("unchanged" if unchanged else "updated"), held or index
+
+
+def _sha256_of(path: Path) -> str | None:
+    """The SHA-256 of the file at ``path``, None when it is absent or unusable (a symlink …)."""
+    try:
+        return hashlib.sha256(_read_private(path)).hexdigest()
+    except OSError:
+        return None
 
 
 # -- status ------------------------------------------------------------------------------------
@@ -429,11 +513,15 @@ def status(
     """Each CRL :func:`plan` names, as stored in ``directory``: fresh, stale or missing.
 
     An ARL counts as missing when its DER copy for the Validator is absent, as stale when its
-    index is (nextUpdate passed, beyond ``skew``).
+    index is (nextUpdate passed, beyond ``skew``) or when the copy is not the ARL indexed.
+    Indexes are opened as the workers open them: with ``key`` by its HMAC, without it verified
+    again against their CAs in ``trust``; one that cannot be verified counts as missing.
+
+    :raises UnsafeDirectoryError: ``directory`` exists but is not the running user's alone.
     """
     now = (clock or (lambda: dt.datetime.now(dt.UTC)))()
     base = Path(directory)
-    known = read_directory(base, key=key)
+    known = read_directory(base, trust, key=key)
     lines: list[CRLStatus] = []
     for target in plan(trust, urls=urls, known=known, at=now):
         index = known.get(target.url)
@@ -444,8 +532,13 @@ def status(
         fresh = index.is_fresh(now, skew=skew)
         detail = "" if fresh else f"nextUpdate {meta.next_update} has passed"
         state: Literal["fresh", "stale", "missing"] = "fresh" if fresh else "stale"
-        if target.kind == "arl" and not _ca_crl_path(base, target.url).is_file():
-            state, detail = "missing", f"no DER copy in {CA_CRL_SUBDIRECTORY}/ for the Validator"
+        if target.kind == "arl":
+            copy = _sha256_of(_ca_crl_path(base, target.url))
+            if copy is None:
+                state, detail = "missing", f"no DER copy in {CA_CRL_SUBDIRECTORY}/ for the Validator"
+            elif copy != index.sha256 and state == "fresh":
+                state = "stale"
+                detail = f"the DER copy in {CA_CRL_SUBDIRECTORY}/ is not the stored ARL: run the sync"
         lines.append(
             CRLStatus(
                 target.url,
@@ -471,21 +564,39 @@ class _TakesCACRLs(Protocol):
     def add_ca_crl(self, der: bytes) -> None: ...
 
 
+ARLSink = _TakesCACRLs | CARevocation
+"""Where :class:`DirectoryFollower` hands the ARLs: a Validator (``add_ca_crl``) or its
+:class:`~twcert.revocation.ca_revocation.CARevocation` (``add``)."""
+
+
 class DirectoryFollower:
     """In a worker process: take up what the sync wrote, so no login downloads anything.
 
     :meth:`reload` opens the newer CRL indexes in ``crls`` (:meth:`CRLCache.load_directory`) and
-    gives ``validator`` the ARLs it has not had yet (:meth:`~twcert.validation.Validator.add_ca_crl`);
-    :meth:`start` does it every ``interval`` seconds from a daemon thread. Pair it with
-    ``RevocationChecker(crls=crls, fetch_on_demand=False)``.
+    gives ``validator`` the ARLs it has not had yet
+    (:meth:`~twcert.validation.Validator.add_ca_crl`, or :meth:`CARevocation.add
+    <twcert.revocation.ca_revocation.CARevocation.add>` when given the validator's
+    ``ca_revocation``); :meth:`start` does it every ``interval`` seconds from a daemon thread.
+    Pair it with ``RevocationChecker(crls=crls, fetch_on_demand=False)``.
+
+    :param trust: the CAs that verify each stored CRL again when ``crls`` has no deployment key
+        (default: the validator's trust store); with a key it is not needed.
     """
 
     def __init__(
-        self, directory: str | os.PathLike[str], crls: CRLCache, validator: _TakesCACRLs | None = None
+        self,
+        directory: str | os.PathLike[str],
+        crls: CRLCache,
+        validator: ARLSink | None = None,
+        *,
+        trust: TrustStore | None = None,
     ) -> None:
         self.directory = Path(directory)
         self.crls = crls
         self.validator = validator
+        if trust is None:
+            trust = getattr(validator, "trust", None)
+        self._issuers = _issuers(trust) if isinstance(trust, TrustStore) else []
         self._seen: set[str] = set()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -493,12 +604,16 @@ class DirectoryFollower:
     def reload(self) -> int:
         """Take up the directory's contents now; returns the indexes loaded (the newest of each
         URL, read again) plus the ARLs new to the validator."""
-        loaded = self.crls.load_directory()
+        loaded = self.crls.load_directory(issuers=self._issuers)
         if self.validator is not None:
             for der in load_ca_crls(self.directory):
                 digest = hashlib.sha256(der).hexdigest()
                 if digest not in self._seen:
-                    self.validator.add_ca_crl(der)  # verified by the Validator when used
+                    # Verified by the Validator when used, like any CA CRL given to it.
+                    if isinstance(self.validator, CARevocation):
+                        self.validator.add(der)
+                    else:
+                        self.validator.add_ca_crl(der)
                     self._seen.add(digest)
                     loaded += 1
         return loaded
@@ -511,7 +626,7 @@ class DirectoryFollower:
             while not self._stop.wait(interval):
                 try:
                     self.reload()
-                except OSError as exc:  # the directory briefly unreadable: try again next round
+                except (OSError, UnsafeDirectoryError) as exc:  # try again next round, fail closed meanwhile
                     logger.warning("reading the CRL directory %s failed: %s", self.directory, exc)
 
         self._thread = threading.Thread(target=run, name="twcert-crl-follow", daemon=True)

@@ -6,11 +6,13 @@ import argparse
 import contextlib
 import datetime as dt
 import json
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ..errors import UnsafeDirectoryError
 from ..progress import progress
 from ..trust import TrustStore
 from . import sync as crlsync
@@ -20,6 +22,9 @@ __all__ = ["register"]
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
+
+#: Environment variable holding the deployment's index key when ``--key-file`` is not given.
+KEY_ENV = "TWCERT_CRL_KEY"
 
 
 def register(sub: Any) -> None:
@@ -60,7 +65,10 @@ def register(sub: Any) -> None:
             "--no-bundled", action="store_true", help="trust only the --ca certificates, not the bundled ones"
         )
         command.add_argument(
-            "--key-file", type=Path, help="the deployment's index key (the workers' CRLCache(key=...))"
+            "--key-file",
+            type=Path,
+            help=f"the deployment's index key, the workers' CRLCache(key=...) (default: ${KEY_ENV} if set; "
+            "without a key each stored CRL is verified against its CA in the trust store)",
         )
     run.add_argument("--timeout", type=float, default=30.0, help="socket timeout in seconds (default 30)")
     run.add_argument(
@@ -83,16 +91,37 @@ def _inputs(args: argparse.Namespace) -> tuple[TrustStore, list[str], bytes | No
             line = line.split("#", 1)[0].strip()
             if line:
                 urls.append(line)
-    key = args.key_file.read_bytes().strip() if args.key_file is not None else None
-    return trust, urls, key
+    return trust, urls, _key(args.key_file)
+
+
+def _key(key_file: Path | None) -> bytes | None:
+    """The key as the workers hold it: the file's bytes or ``$TWCERT_CRL_KEY`` encoded in
+    UTF-8, surrounding whitespace removed (a trailing newline is no part of it)."""
+    if key_file is not None:
+        key = key_file.read_bytes().strip()
+        source = str(key_file)
+    elif os.environ.get(KEY_ENV) is not None:
+        key = os.environ[KEY_ENV].strip().encode()
+        source = f"${KEY_ENV}"
+    else:
+        return None
+    if not key:
+        # An empty HMAC key would authenticate files anyone can write: refuse, never fall back.
+        raise ValueError(f"the index key in {source} is empty")
+    return key
 
 
 def _load(args: argparse.Namespace) -> tuple[TrustStore, list[str], bytes | None] | None:
     try:
         return _inputs(args)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         print(f"twcert crl: {exc}", file=sys.stderr)
         return None
+
+
+def _unsafe(exc: UnsafeDirectoryError) -> int:
+    print(f"twcert crl: {exc.code}: {exc}", file=sys.stderr)
+    return EXIT_BAD_INPUT
 
 
 def _cmd_sync(args: argparse.Namespace) -> int:
@@ -110,15 +139,18 @@ def _cmd_sync(args: argparse.Namespace) -> int:
             fetcher.on_bytes = shown.advance
             yield
 
-    results = crlsync.sync(
-        args.dir,
-        trust,
-        urls=urls,
-        key=key,
-        timeout=args.timeout,
-        deadline=args.deadline,
-        on_target=bar,
-    )
+    try:
+        results = crlsync.sync(
+            args.dir,
+            trust,
+            urls=urls,
+            key=key,
+            timeout=args.timeout,
+            deadline=args.deadline,
+            on_target=bar,
+        )
+    except UnsafeDirectoryError as exc:
+        return _unsafe(exc)
     failed = [r for r in results if r.outcome == "failed"]
     if args.json:
         print(json.dumps([_result_json(r) for r in results], ensure_ascii=False, indent=2))
@@ -140,7 +172,10 @@ def _cmd_status(args: argparse.Namespace) -> int:
     if loaded is None:
         return EXIT_BAD_INPUT
     trust, urls, key = loaded
-    lines = crlsync.status(args.dir, trust, urls=urls, key=key)
+    try:
+        lines = crlsync.status(args.dir, trust, urls=urls, key=key)
+    except UnsafeDirectoryError as exc:
+        return _unsafe(exc)
     if args.json:
         print(json.dumps([line.to_json() for line in lines], ensure_ascii=False, indent=2))
     else:

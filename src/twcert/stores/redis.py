@@ -2,7 +2,8 @@
 
 A challenge is consumed by one Lua script (atomic on the server): it reads the challenge and
 sets its "used" marker with ``SET NX`` in one step, so of N racing workers exactly one wins.
-Keys expire with the challenge. PIN counters are ``INCR``/``SET``/``DEL`` and never expire: a
+Keys expire by themselves: a challenge at :func:`~twcert.challenge.retained_until` (its TTL plus
+the allowed skew), its "used" mark a skew later. PIN counters are ``INCR``/``SET``/``DEL`` and never expire: a
 locked card stays locked until an unblock is recorded.
 """
 
@@ -15,15 +16,19 @@ from typing import Any
 
 import redis
 
-from ..challenge import Challenge, ConsumeResult
+from ..challenge import DEFAULT_SKEW, Challenge, ConsumeResult, retained_until
 from ..errors import BackendUnavailableError
 
 __all__ = ["RedisNonceStore", "RedisPinCounterStore", "redis_client"]
 
+# The "used" mark lives as long as the challenge's own key (its TTL plus the skew) and the
+# skew again: it never expires while the challenge could still be read and accepted.
 _CONSUME = """
 local data = redis.call('GET', KEYS[1])
 if not data then return {'unknown'} end
-if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then return {'ok', data} end
+local left = redis.call('PTTL', KEYS[1])
+if left < 0 then left = 0 end
+if redis.call('SET', KEYS[2], '1', 'NX', 'PX', left + tonumber(ARGV[1])) then return {'ok', data} end
 return {'used', data}
 """
 
@@ -52,11 +57,15 @@ def _guard(fn: Any) -> Any:
 
 
 class RedisNonceStore:
-    """:param client: a ``redis.Redis`` (or a URL). :param prefix: key namespace."""
+    """:param client: a ``redis.Redis`` (or a URL). :param prefix: key namespace.
+    :param skew: how long past its expiry a challenge and its "used" mark are kept."""
 
-    def __init__(self, client: redis.Redis | str, *, prefix: str = "twcert:") -> None:
+    def __init__(
+        self, client: redis.Redis | str, *, prefix: str = "twcert:", skew: dt.timedelta = DEFAULT_SKEW
+    ) -> None:
         self.client = redis_client(client) if isinstance(client, str) else client
         self.prefix = prefix
+        self.skew = skew
         self._consume = self.client.register_script(_CONSUME)
 
     def _keys(self, challenge_id: str) -> tuple[str, str]:
@@ -74,13 +83,13 @@ class RedisNonceStore:
                 "expires_at": challenge.expires_at.isoformat(),
             }
         )
-        ttl_ms = max(int((challenge.expires_at - challenge.issued_at).total_seconds() * 1000), 1) + 60_000
-        self.client.set(key, data, px=ttl_ms)
+        lifetime = retained_until(challenge, self.skew) - challenge.issued_at
+        self.client.set(key, data, px=max(lifetime // dt.timedelta(milliseconds=1), 1))
 
     @_guard
     def consume(self, challenge_id: str, now: dt.datetime) -> ConsumeResult:
         keys = self._keys(challenge_id)
-        answer = self._consume(keys=list(keys), args=[15 * 60 * 1000])
+        answer = self._consume(keys=list(keys), args=[max(self.skew // dt.timedelta(milliseconds=1), 1)])
         state = answer[0].decode() if isinstance(answer[0], bytes) else str(answer[0])
         if state == "unknown":
             return ConsumeResult(None, "unknown")

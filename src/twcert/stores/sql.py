@@ -48,7 +48,7 @@ from sqlalchemy.pool import AssertionPool, SingletonThreadPool, StaticPool
 
 from ..agency.directory import Agency, normalize_agency_name
 from ..binding import Binding
-from ..challenge import Challenge, ConsumeResult
+from ..challenge import DEFAULT_SKEW, Challenge, ConsumeResult
 from ..errors import BackendUnavailableError
 from ..idnumber import normalize
 from ..personnel import Person
@@ -378,17 +378,28 @@ class SqlNonceStore(_Base):
             .returning(*columns)
         )
         self._lookup = self._compile(select(*columns).where(t.c.id == bindparam("cid")))
-        self._purge = self._compile(t.delete().where(t.c.expires_at < bindparam("now")))
+        self._purge = self._compile(t.delete().where(t.c.expires_at < bindparam("before")))
+        #: How long past its expiry a challenge (and that it was used) is kept.
+        self.skew = DEFAULT_SKEW
+        #: Every this many puts (per process), the put also deletes challenges kept long enough.
+        self.purge_every = 256
+        self._puts = 0
 
     def put(self, challenge: Challenge) -> None:
-        self._run([(self._put, {
+        statements: list[tuple[_Prepared, Mapping[str, Any]]] = [(self._put, {
             "id": challenge.id,
             "nonce": challenge.nonce,
             "session_hash": challenge.session_hash,
             "origin": challenge.origin,
             "issued_at": _us(challenge.issued_at),
             "expires_at": _us(challenge.expires_at),
-        })])  # fmt: skip
+        })]  # fmt: skip
+        self._puts += 1
+        if self._puts % self.purge_every == 0:
+            # Opportunistic purge, in the put's own transaction: anonymous challenge requests
+            # cannot pile rows up, and no scheduler is needed.
+            statements.append((self._purge, {"before": _us(challenge.issued_at - self.skew)}))
+        self._run(statements)
 
     def consume(self, challenge_id: str, now: dt.datetime) -> ConsumeResult:
         row = self._one(self._consume, {"cid": challenge_id, "now": _us(now)})
@@ -406,8 +417,10 @@ class SqlNonceStore(_Base):
 
     @_guard
     def purge(self, now: dt.datetime) -> int:
+        """Delete challenges kept past :func:`~twcert.challenge.retained_until` at ``now``."""
         with self.engine.begin() as conn:
-            result = conn.execute(self.table.delete().where(self.table.c.expires_at < _us(now)))
+            cutoff = _us(now - self.skew)
+            result = conn.execute(self.table.delete().where(self.table.c.expires_at < cutoff))
             return int(result.rowcount or 0)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from werkzeug.datastructures import MultiDict
@@ -50,7 +51,12 @@ def _form(**values: str | list[str]) -> MultiDict[str, str]:
 
 def _check(form: MultiDict[str, str]) -> object:
     return registration(
-        form, work_id="1151100001", agency_code="A09000000E", rules=VacancyRules(), today=TODAY
+        form,
+        work_id="1151100001",
+        agency_code="A09000000E",
+        agency_name="行政院人事行政總處",
+        rules=VacancyRules(),
+        today=TODAY,
     )
 
 
@@ -77,7 +83,8 @@ def test_a_complete_form_gives_the_vacancy() -> None:
 def test_an_empty_form_names_every_required_field_in_form_order() -> None:
     empty = MultiDict([("agency_name", ""), ("period_start", ""), ("period_end", "")])
     problems = _problems(empty)
-    assert [field for field, _ in problems] == list(REQUIRED)
+    # 徵才機關 is never empty: it is the logged-in agency's name, not a form value.
+    assert [field for field, _ in problems] == [f for f in REQUIRED if f != "徵才機關"]
     assert {code for _, code in problems} == {"VACANCY_FIELD_REQUIRED"}
 
 
@@ -142,3 +149,23 @@ def test_a_start_in_the_past_is_moved_to_today_with_a_warning() -> None:
 
 def test_problem_links_point_at_the_inputs() -> None:
     assert field_id("職稱") == "field-title" and field_id("上網有效期間") == "field-period"
+
+
+def test_the_agency_name_is_the_logged_in_agencys_never_the_posted_one() -> None:
+    checked = _check(_form(agency_name="臺北市政府"))
+    assert checked.vacancy.agency_name == "行政院人事行政總處"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("headcount", ["abc", "-3", "0", "1.5"])
+def test_a_headcount_that_is_not_one_is_named_on_its_field(headcount: str) -> None:
+    problems = _problems(_form(headcount=headcount))
+    assert problems and all(field == "名額" for field, _ in problems), problems
+    assert {code for _, code in problems} <= {"VACANCY_HEADCOUNT_INVALID", "VACANCY_HEADCOUNT_FORMAT"}
+
+
+def test_dates_in_problems_are_roc_dates_like_the_form() -> None:
+    with pytest.raises(VacancyInvalidError) as info:
+        _check(_form(period_end="115/11/28"))  # shorter than a general post's minimum
+    texts = [p.message for p in info.value.problems]
+    assert texts and any(re.search(r"1\d\d/\d\d/\d\d", t) for t in texts), texts
+    assert not any(re.search(r"\d{4}-\d\d-\d\d", t) for t in texts), texts

@@ -55,7 +55,7 @@ def _vacancy(site: DemoSite, title: str, start: dt.date, end: dt.date) -> Vacanc
 
 def test_the_world_is_built_in_the_state_directory(site: DemoSite) -> None:
     root = site.state.directory
-    for name in (MARKER, "cards.json", "twcert.db", "pki/cas.json", "hsm/softhsm2.conf"):
+    for name in (MARKER, "cards.json", "twcert.db", "private/pki/cas.json", "hsm/softhsm2.conf"):
         assert (root / name).exists(), name
     cards = json.loads((root / "cards.json").read_text(encoding="utf-8"))["cards"]
     assert {c["name"] for c in cards} >= {"citizen-wang", "agency-dgpa", "agency-test", "agency-unlisted"}
@@ -133,6 +133,19 @@ def test_the_certificates_crl_links_are_served(site: DemoSite, client: FlaskClie
     assert answer.status_code == 200 and answer.data == (site.state.directory / path.lstrip("/")).read_bytes()
 
 
+def test_pki_serves_ca_certificates_and_crls_only(site: DemoSite, client: FlaskClient) -> None:
+    # The CA keys are not under the served directory at all, and /pki/ is an allow-list.
+    assert not list((site.state.directory / "pki").rglob("*.key*"))
+    assert list((site.state.directory / "private").rglob("*.key.pem"))
+    for label, ca in site.state.pki.cas.items():
+        assert client.get(f"/pki/ca/{label}.pem").data == ca.pem
+        assert client.get(f"/pki/certs/{label}.cer").data == ca.der
+        for name in (f"ca/{label}.key.pem", f"../private/pki/ca/{label}.key.pem", f"crl/{label}"):
+            assert client.get(f"/pki/{name}").status_code == 404, name
+    for name in ("cas.json", "../twcert.db", "../cards.json", "../agent-ledger.json"):
+        assert client.get(f"/pki/{name}").status_code == 404, name
+
+
 def test_command_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: Any) -> None:
     from twcert.cli import main
 
@@ -172,3 +185,51 @@ def test_command_line_refuses_a_foreign_state_directory(tmp_path: Path, capsys: 
     assert main(["demo", "--dir", str(tmp_path), "--port", "0", "--agent-port", "0"]) == 1
     assert "not a twcert demo directory" in capsys.readouterr().err
     assert (tmp_path / "notes.txt").exists()
+
+
+@pytest.mark.parametrize("which", ["--port", "--agent-port"])
+def test_a_taken_port_is_named_before_anything_is_built(which: str, tmp_path: Path, capsys: Any) -> None:
+    import socket
+
+    from twcert.cli import main
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    try:
+        port = str(taken.getsockname()[1])
+        other = "0"
+        args = (
+            ["--port", port, "--agent-port", other]
+            if which == "--port"
+            else ["--port", other, "--agent-port", port]
+        )
+        assert main(["demo", "--dir", str(tmp_path / "state"), *args]) == 1
+    finally:
+        taken.close()
+    error = capsys.readouterr().err
+    assert f"127.0.0.1:{port}" in error and f"choose another with {which}" in error
+    assert not (tmp_path / "state" / "private").exists() and not (tmp_path / "state" / "hsm").exists()
+
+
+def test_django_flag_without_django_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: Any
+) -> None:
+    import importlib.util
+
+    from twcert.cli import main
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "django" else real(name, *a)
+    )
+    assert main(["demo", "--django", "--dir", str(tmp_path / "state")]) == 2
+    assert "pip install 'twcert[django]'" in capsys.readouterr().err
+
+
+def test_today_moves_the_board_not_the_logins(site: DemoSite) -> None:
+    import datetime as dt
+
+    moved = DemoSite(site.state, agent_url=site.agent_url, board_date=dt.date(2026, 12, 31))
+    assert moved.today() == dt.date(2026, 12, 31)
+    assert site.state.login_service.clock() - dt.datetime.now(dt.UTC) < dt.timedelta(minutes=1)

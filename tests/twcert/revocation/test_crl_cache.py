@@ -66,6 +66,22 @@ def test_stale_index_answers_nothing(pki: FakeGPKI, moica: TaiwanCertificate) ->
     assert cache.get("http://x/crl", other.subject_key_identifier, NOW) is None
 
 
+def test_stored_reports_the_held_index_fresh_or_stale(
+    pki: FakeGPKI, moica: TaiwanCertificate, tmp_path: Path
+) -> None:
+    writer = CRLCache(directory=tmp_path)
+    index = writer.preload(_crl(pki, [1, 2], 3), moica, url="http://x/crl")
+    assert writer.stored("http://x/crl") is index
+    assert writer.stored("http://y/crl") is None
+    reader = CRLCache(directory=tmp_path)
+    assert reader.load_directory(issuers=[moica]) == 1
+    held = reader.stored("http://x/crl")
+    assert held is not None and held.sha256 == index.sha256 and len(held) == 2
+    # Stale for answers, still there for a report.
+    assert reader.get("http://x/crl", moica.subject_key_identifier, NOW + 30 * DAY) is None
+    assert reader.stored("http://x/crl") is held
+
+
 def test_older_crl_never_replaces_newer(pki: FakeGPKI, moica: TaiwanCertificate) -> None:
     cache = CRLCache()
     cache.preload(_crl(pki, [1, 2], 5), moica, url="http://x/crl")

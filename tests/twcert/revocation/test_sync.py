@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import http.server
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 
 from twcert.errors import CertificateRevokedError, RevocationDataError
 from twcert.revocation import CRLCache, FetchError, RevocationChecker
+from twcert.revocation.ca_revocation import CARevocation
 from twcert.revocation.sync import (
     CA_CRL_SUBDIRECTORY,
     DeadlineFetcher,
@@ -120,9 +122,11 @@ def test_fresh_sync_stores_everything_and_a_worker_never_downloads(
     # A worker: the shared directory, no download on demand; a whole validation downloads nothing.
     before = sum(served.requests.values())
     crls = CRLCache(directory=tmp_path)
-    assert crls.load_directory() == 2
+    assert crls.load_directory(issuers=[ca.certificate for ca in _trust(gpki)]) == 2
     checker = RevocationChecker(crls=crls, fetch_on_demand=False)
-    validator = Validator(_trust(gpki), clock=lambda: NOW, checker=checker, ca_crls=load_ca_crls(tmp_path))
+    validator = Validator(
+        _trust(gpki), clock=lambda: NOW, checker=checker, ca_revocation=CARevocation(load_ca_crls(tmp_path))
+    )
     good = gpki.issue_citizen("王小明", "A123456789", not_before=NOW - DAY, not_after=NOW + 300 * DAY)
     validator.validate(good.der)
     revoked = gpki.issue_citizen(
@@ -154,7 +158,7 @@ def test_second_sync_is_conditional_and_learns_urls_from_the_directory(
         3,
         2027,
     )
-    assert len(read_directory(tmp_path)[moica_url]) == 3
+    assert len(read_directory(tmp_path, _trust(gpki))[moica_url]) == 3
 
 
 def test_a_crl_learnt_by_a_worker_is_kept_fresh(
@@ -220,7 +224,7 @@ def test_a_failed_refresh_keeps_the_last_good_crl(
     results = _by_url(sync(tmp_path, _trust(gpki), clock=lambda: NOW))
     assert results[moica_url].outcome == "failed"
     assert "signature" in (results[moica_url].error or "").lower()
-    assert read_directory(tmp_path)[moica_url].crl_number == 2026
+    assert read_directory(tmp_path, _trust(gpki))[moica_url].crl_number == 2026
     assert {line.state for line in status(tmp_path, _trust(gpki), clock=lambda: NOW)} == {"fresh"}
 
 
@@ -232,7 +236,7 @@ def test_a_configured_crl_of_an_untrusted_ca_is_refused(
     results = _by_url(sync(tmp_path, _trust(gpki), urls=[served.url(xca_path)], clock=lambda: NOW))
     assert results[served.url(xca_path)].outcome == "failed"
     assert "not in the trust store" in (results[served.url(xca_path)].error or "")
-    assert served.url(xca_path) not in read_directory(tmp_path)
+    assert served.url(xca_path) not in read_directory(tmp_path, _trust(gpki))
 
 
 @pytest.fixture
@@ -361,3 +365,111 @@ def test_garbage_served_as_a_crl_fails_that_crl_only(
     assert results[served.url("/junk.crl")].outcome == "failed"
     assert "not a DER CRL" in (results[served.url("/junk.crl")].error or "")
     assert results[gpki["GRCA2"].complete_crl_url].outcome == "updated"
+
+
+def test_a_lower_crl_number_is_refused_after_a_restart(
+    served: RepositoryServer, gpki: FakeGPKI, tmp_path: Path
+) -> None:
+    moica_url = gpki["MOICA2"].complete_crl_url
+    arl_url = gpki["GRCA2"].complete_crl_url
+    sync(tmp_path, _trust(gpki), urls=[moica_url], clock=lambda: NOW)
+    arl = served.files[_path(gpki, "GRCA2")]
+    # A mirror puts back genuine but older lists (each run is a new process: the numbers come
+    # from the directory).
+    served.files[_path(gpki, "MOICA2")] = build_crl(
+        gpki["MOICA2"], [], this_update=NOW, next_update=NOW + 7 * DAY, crl_number=2025
+    )
+    served.files[_path(gpki, "GRCA2")] = build_crl(
+        gpki["GRCA2"], [], this_update=NOW, next_update=NOW + 30 * DAY, crl_number=6
+    )
+    results = _by_url(sync(tmp_path, _trust(gpki), clock=lambda: NOW))
+    for url in (moica_url, arl_url):
+        assert results[url].outcome == "failed"
+        assert "rollback refused" in (results[url].error or "")
+    assert read_directory(tmp_path, _trust(gpki))[moica_url].crl_number == 2026
+    assert load_ca_crls(tmp_path) == [arl]  # the Validator's copy is not rolled back either
+
+
+def test_with_a_key_the_directory_is_read_by_its_hmac_only(
+    served: RepositoryServer, gpki: FakeGPKI, tmp_path: Path
+) -> None:
+    moica_url = gpki["MOICA2"].complete_crl_url
+    key = b"deployment secret"
+    results = sync(tmp_path, _trust(gpki), urls=[moica_url], key=key, clock=lambda: NOW)
+    assert {r.outcome for r in results} == {"updated"}
+    assert {line.state for line in status(tmp_path, _trust(gpki), key=key, clock=lambda: NOW)} == {"fresh"}
+    # Without the key (or with another) nothing there is trusted: every list reads as missing.
+    for other in (None, b"another secret"):
+        assert {line.state for line in status(tmp_path, _trust(gpki), urls=[moica_url], key=other)} == {
+            "missing"
+        }
+    assert CRLCache(directory=tmp_path, key=key).load_directory() == 2
+
+
+def test_without_a_key_a_crl_of_a_ca_outside_the_trust_store_is_not_read(
+    served: RepositoryServer, gpki: FakeGPKI, tmp_path: Path
+) -> None:
+    moica_url = gpki["MOICA2"].complete_crl_url
+    sync(tmp_path, _trust(gpki), urls=[moica_url], clock=lambda: NOW)
+    only_grca = gpki.trust_store(include=("GRCA2",))
+    assert list(read_directory(tmp_path, only_grca)) == [gpki["GRCA2"].complete_crl_url]
+
+
+def test_the_validator_copy_of_an_arl_must_be_the_stored_one(
+    served: RepositoryServer, gpki: FakeGPKI, tmp_path: Path
+) -> None:
+    sync(tmp_path, _trust(gpki), clock=lambda: NOW)
+    (copy,) = (tmp_path / CA_CRL_SUBDIRECTORY).iterdir()
+    copy.write_bytes(build_crl(gpki["GRCA2"], [], this_update=NOW - 2 * DAY, next_update=NOW + DAY))
+    (line,) = status(tmp_path, _trust(gpki), clock=lambda: NOW)
+    assert line.state == "stale" and "not the stored ARL" in line.detail
+    (result,) = sync(tmp_path, _trust(gpki), clock=lambda: NOW)
+    assert result.outcome == "updated"  # the copy put right
+    assert load_ca_crls(tmp_path) == [served.files[_path(gpki, "GRCA2")]]
+
+
+def test_arl_copies_are_never_read_through_a_symlink(
+    served: RepositoryServer, gpki: FakeGPKI, tmp_path: Path
+) -> None:
+    from twcert.errors import UnsafeDirectoryError
+
+    sync(tmp_path, _trust(gpki), clock=lambda: NOW)
+    folder = tmp_path / CA_CRL_SUBDIRECTORY
+    (copy,) = folder.iterdir()
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.crl"
+    outside.write_bytes(copy.read_bytes())
+    copy.unlink()
+    copy.symlink_to(outside)
+    assert load_ca_crls(tmp_path) == []  # fail closed: the CA has no ARL
+    (line,) = status(tmp_path, _trust(gpki), clock=lambda: NOW)
+    assert line.state == "missing"
+    sync(tmp_path, _trust(gpki), clock=lambda: NOW)  # replaces the link, never writes through it
+    assert not copy.is_symlink() and load_ca_crls(tmp_path) == [outside.read_bytes()]
+    # Nor through a FIFO planted under an ARL's name (the read must not hang either).
+    copy.unlink()
+    os.mkfifo(copy)
+    assert load_ca_crls(tmp_path) == []
+    folder.chmod(0o777)
+    with pytest.raises(UnsafeDirectoryError):
+        load_ca_crls(tmp_path)
+    folder.chmod(0o700)
+
+
+def test_a_follower_can_feed_the_validators_ca_revocation(
+    served: RepositoryServer, gpki: FakeGPKI, tmp_path: Path
+) -> None:
+    moica_url = gpki["MOICA2"].complete_crl_url
+    sync(tmp_path, _trust(gpki), urls=[moica_url], clock=lambda: NOW)
+    crls = CRLCache(directory=tmp_path)
+    ca_revocation = CARevocation()
+    checker = RevocationChecker(crls=crls, fetch_on_demand=False)
+    validator = Validator(_trust(gpki), clock=lambda: NOW, checker=checker, ca_revocation=ca_revocation)
+    follower = DirectoryFollower(tmp_path, crls, ca_revocation, trust=_trust(gpki))
+    assert follower.reload() == 3
+    before = sum(served.requests.values())
+    card = gpki.issue_citizen(
+        "王小明", "A123456789", serial=11, not_before=NOW - DAY, not_after=NOW + 300 * DAY
+    )
+    with pytest.raises(CertificateRevokedError):
+        validator.validate(card.der)
+    assert sum(served.requests.values()) == before

@@ -136,6 +136,51 @@ def test_nonce_race_has_exactly_one_winner(shared_spec: tuple[str, str, str]) ->
     assert sorted(states) == ["ok"] + ["used"] * 7
 
 
+def test_a_consumed_challenge_with_a_long_ttl_stays_refused(spec: tuple[str, str, str]) -> None:
+    """A 20-minute challenge: its "used" mark must outlive it (Redis kept it 15 minutes)."""
+    store = _make(spec, "nonces")
+    ttl = dt.timedelta(minutes=20)
+    challenge = issue_challenge("s", "https://x.gov.tw", NOW, ttl)
+    store.put(challenge)
+    assert store.consume(challenge.id, NOW).state == "ok"
+    later = NOW + dt.timedelta(minutes=16)
+    store.purge(later)
+    assert store.consume(challenge.id, later).state == "used"
+    if spec[0] == "redis":
+        key, mark = store._keys(challenge.id)
+        lives, marked = store.client.pttl(key), store.client.pttl(mark)
+        assert lives > ttl // dt.timedelta(milliseconds=1)  # TTL + skew
+        assert marked >= lives  # never gone while the challenge can be read
+    # Past expiry plus the skew the challenge is gone, not reusable.
+    gone = challenge.expires_at + dt.timedelta(minutes=6)
+    store.purge(gone)
+    assert store.consume(challenge.id, gone).state in ("unknown", "used")
+
+
+def test_memory_nonce_store_is_capped_and_purges_as_it_goes() -> None:
+    from twcert.errors import ChallengeStoreFullError
+
+    store = MemoryNonceStore(max_challenges=3)
+    for _ in range(3):
+        store.put(issue_challenge("s", "https://x.gov.tw", NOW))
+    with pytest.raises(ChallengeStoreFullError) as info:
+        store.put(issue_challenge("s", "https://x.gov.tw", NOW))
+    assert info.value.code == "CHALLENGE_STORE_FULL" and info.value.message_en
+    # Once those expired (plus the skew), a new challenge makes room by purging them.
+    later = NOW + dt.timedelta(minutes=11)
+    store.put(issue_challenge("s", "https://x.gov.tw", later))
+    assert len(store) == 1
+
+
+def test_nonce_stores_purge_expired_challenges_as_they_put(sql_spec: tuple[str, str, str]) -> None:
+    store = _make(sql_spec, "nonces")
+    store.purge_every = 2
+    old = issue_challenge("s", "https://x.gov.tw", NOW - dt.timedelta(hours=1))
+    store.put(old)
+    store.put(issue_challenge("s", "https://x.gov.tw", NOW))  # the second put purges
+    assert store.consume(old.id, NOW).state == "unknown"
+
+
 # ------------------------------------------------------------------ PIN counters
 
 
@@ -149,6 +194,14 @@ def test_pin_counter_semantics(spec: tuple[str, str, str]) -> None:
     assert store.get(card) == 3
     store.reset(card)
     assert store.get(card) == 0
+
+
+def test_pin_counter_raise_to_only_moves_up(spec: tuple[str, str, str]) -> None:
+    store = _make(spec, "pin")
+    card = f"TP{secrets.randbelow(10**14):014d}"
+    assert store.raise_to(card, 2) == 2
+    assert store.raise_to(card, 1) == 2 and store.get(card) == 2
+    assert store.raise_to(card, 3) == 3 and store.get(card) == 3
 
 
 def _race_fail(spec: tuple[str, str, str], card: str, barrier: Any, results: Any) -> None:
@@ -179,6 +232,26 @@ def test_binding_is_first_writer_wins(sql_spec: tuple[str, str, str]) -> None:
     assert store.unbind(identity) and store.get(identity) is None
 
 
+def test_bindings_of_an_account_and_unbinding(sql_spec: tuple[str, str, str]) -> None:
+    from twcert.audit import MemoryAuditSink
+    from twcert.binding import unbind_account
+
+    store = _make(sql_spec, "bindings")
+    account = f"acct-{secrets.token_hex(4)}"
+    first = store.bind(Binding(f"MOICA:serial:{secrets.randbelow(10**16):016d}", account, NOW, "a" * 64))
+    later = NOW + dt.timedelta(days=1)
+    second = store.bind(Binding(f"MOICA:serial:{secrets.randbelow(10**16):016d}", account, later, "b" * 64))
+    assert store.for_account(account) == [first, second]
+    assert store.for_account("nobody-" + account) == []
+    audit = MemoryAuditSink()
+    assert unbind_account(store, account, actor="admin", audit=audit, now=later) == [first, second]
+    assert store.for_account(account) == [] and store.get(first.identity) is None
+    (event,) = audit.events
+    assert event.event == "twcert.unbind" and event.outcome == "success" and account not in event.summary()
+    assert unbind_account(store, account, actor="admin", audit=audit) == []
+    assert audit.events[-1].outcome == "failure"
+
+
 def _race_bind(spec: tuple[str, str, str], identity: str, barrier: Any, results: Any) -> None:
     store = _make(spec, "bindings")
     barrier.wait()
@@ -198,7 +271,7 @@ def test_personnel_lookup_by_account_or_id(sql_spec: tuple[str, str, str]) -> No
     suffix = secrets.token_hex(3)
     person = Person(f"wang-{suffix}", "A123456789", "王小明", True, "A09000000E")
     if isinstance(directory, MemoryPersonnelDirectory):
-        directory.add(person)
+        assert directory.upsert([person]) == 1  # the same verb as the SQL directory's
     else:
         # A unique national ID per run keeps concurrent runs on one database apart.
         from twcert.testing.people import make_id_number

@@ -8,6 +8,7 @@ from django.contrib import admin  # type: ignore[import-untyped, unused-ignore]
 
 from . import models
 from ._decorators import decorate
+from .stores import unbind_queryset
 
 __all__ = ["AgencyAdmin", "BindingAdmin", "PersonAdmin", "PinFailureAdmin"]
 
@@ -18,8 +19,16 @@ class BindingAdmin(admin.ModelAdmin):  # type: ignore[misc, type-arg, unused-ign
     search_fields = ("account",)
     readonly_fields = ("identity", "account", "bound_at", "certificate_sha256")
 
+    actions = ("unbind_selected",)
+
     def has_add_permission(self, request: Any) -> bool:
         return False  # bindings are made by a first-use login, never by hand
+
+    @decorate(admin.action(description="解除綁定（持卡人下次登入時重新綁定新卡）"))
+    def unbind_selected(self, request: Any, queryset: Any) -> None:
+        # Through the binding store, so the removal is audited like `twcert unbind`.
+        removed = unbind_queryset(queryset, actor=str(request.user.get_username()))
+        self.message_user(request, f"已解除 {removed} 筆憑證綁定。")
 
 
 @admin.register(models.PinFailure)

@@ -19,8 +19,8 @@ class TwcertConfig(AppConfig):  # type: ignore[misc, unused-ignore]
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in  # type: ignore[import-untyped, unused-ignore]
 
-        from . import checks, conf, signals
+        from . import checks, service, signals
 
         checks.register()
-        conf.connect_reload()
+        service.connect_reload()
         user_logged_in.connect(signals.store_principal, dispatch_uid="twcert.store_principal")

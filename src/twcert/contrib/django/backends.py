@@ -35,8 +35,10 @@ from django.views.decorators.debug import sensitive_variables  # type: ignore[im
 
 from ...errors import LoginRefusedError, PinLockedError, ResponseParseError, TwcertError
 from ...login import Principal
+from ...web.security import session_id
 from ._decorators import decorate
-from .conf import SESSION_CHALLENGE_KEY, SESSION_PRINCIPAL_KEY, get_service, get_settings, request_origin
+from .conf import SESSION_CHALLENGE_KEY, SESSION_PRINCIPAL_KEY, get_settings
+from .service import get_service, request_origin
 from .signals import card_locked, last_audit_event, login_failed, login_succeeded, reset_last_audit_event
 
 __all__ = [
@@ -145,7 +147,7 @@ class TwcertBackend(BaseBackend):  # type: ignore[misc, unused-ignore]
                 token.challenge_id,
                 token.response,
                 token.account,
-                session_id=request.session.session_key,
+                session_id=session_id(request.session),
                 origin=request_origin(request),
             )
             user = self.get_or_create_user(request, principal)

@@ -39,7 +39,8 @@ from django.utils.module_loading import import_string  # type: ignore[import-unt
 
 from ...certificate import CAFamily
 from ...revocation import RevocationPolicy
-from .conf import StoreSpec, TwcertSettings, build_trust_store, read_crl
+from .conf import StoreSpec, TwcertSettings
+from .service import build_trust_store, read_crl
 
 __all__ = [
     "check_backend",

@@ -252,6 +252,15 @@ class DjangoBindingStore(_OrmStore):
         return [self._binding(row) for row in rows]
 
 
+def unbind_queryset(queryset: Any, *, actor: str) -> int:
+    """Remove the bindings of a :class:`~twcert.contrib.django.models.Binding` queryset (the
+    admin's "unbind" action), audited as ``twcert.unbind``; return how many were removed."""
+    from ...binding import unbind
+
+    store = DjangoBindingStore(using=queryset.db)
+    return len(unbind(store, [DjangoBindingStore._binding(row) for row in queryset], actor=actor))
+
+
 class DjangoPersonnelDirectory(_OrmStore):
     """:class:`~twcert.personnel.PersonnelDirectory` over :class:`~twcert.contrib.django.models.Person`."""
 

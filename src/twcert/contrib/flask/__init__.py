@@ -20,23 +20,22 @@ Flask integration) rather than a separate ``Flask-TWCert`` distribution.
 
 from __future__ import annotations
 
+from twcert.web.pending import MemoryPendingStore as MemoryPendingStore
+from twcert.web.pending import PendingStore as PendingStore
+from twcert.web.pending import RedisPendingStore as RedisPendingStore
+from twcert.web.pending import SqlPendingStore as SqlPendingStore
+
 from .errors import FirstUseExpiredError as FirstUseExpiredError
 from .errors import LoginRequiredError as LoginRequiredError
 from .errors import PopupBlockedError as PopupBlockedError
 from .errors import RequestForgeryError as RequestForgeryError
 from .errors import UnexpectedError as UnexpectedError
 from .extension import TWCert as TWCert
-from .extension import TWCertState as TWCertState
 from .extension import csrf_field as csrf_field
 from .extension import current_principal as current_principal
 from .extension import get_principal as get_principal
-from .extension import get_state as get_state
 from .extension import login_required as login_required
 from .extension import logout as logout
-from .pending import MemoryPendingStore as MemoryPendingStore
-from .pending import PendingStore as PendingStore
-from .pending import RedisPendingStore as RedisPendingStore
-from .pending import SqlPendingStore as SqlPendingStore
 from .principal import SessionPrincipal as SessionPrincipal
 from .security import CSRF_FIELD as CSRF_FIELD
 from .security import CSRF_HEADER as CSRF_HEADER
@@ -45,6 +44,8 @@ from .settings import DEFAULTS as DEFAULTS
 from .signals import twcert_auth_failed as twcert_auth_failed
 from .signals import twcert_authenticated as twcert_authenticated
 from .signals import twcert_locked_out as twcert_locked_out
+from .state import TWCertState as TWCertState
+from .state import get_state as get_state
 
 __all__ = [
     "CSRF_FIELD",

@@ -1,19 +1,16 @@
-"""How the blueprint answers: JSON for scripts, a small Traditional Chinese page for browsers.
-
-Every failure is shown with its catalogued code, zh-TW and English message and the action
-(with the unblock page for a locked card); never a traceback.
-"""
+"""How the blueprint answers: JSON for scripts, a small Traditional Chinese page for browsers."""
 
 from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from flask import Response, jsonify, render_template, request
+from flask import Response, json, render_template, request
 from werkzeug.wrappers import Response as BaseResponse
 
 from twcert.errors import TwcertError
+from twcert.web import contract
 
-__all__ = ["error_payload", "error_response", "json_response", "no_store", "wants_json"]
+__all__ = ["error_response", "json_response", "no_store", "wants_json"]
 
 R = TypeVar("R", bound=BaseResponse)
 
@@ -22,8 +19,7 @@ def wants_json() -> bool:
     """A script (fetch/XHR, JSON body or ``Accept: application/json``) rather than a page load."""
     if request.is_json or request.headers.get("X-Requested-With") == "XMLHttpRequest":
         return True
-    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
-    return best == "application/json"
+    return request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json"
 
 
 def no_store(response: R) -> R:
@@ -34,24 +30,14 @@ def no_store(response: R) -> R:
     return response
 
 
-def json_response(payload: dict[str, Any], status: int = 200) -> Response:
-    response = jsonify(payload)
-    response.status_code = status
-    return no_store(response)
-
-
-def error_payload(error: TwcertError) -> dict[str, Any]:
-    data = error.as_dict()
-    data["http_status"] = error.http_status
-    tries = error.params.get("tries_left")
-    if isinstance(tries, int):
-        data["tries_left"] = tries
-    return {"status": "error", "error": data}
+def json_response(payload: Any, status: int = 200) -> Response:
+    body = json.dumps(payload, ensure_ascii=False)
+    return no_store(Response(body, status=status, mimetype=contract.CONTENT_TYPE))
 
 
 def error_response(error: TwcertError, *, login_url: str | None = None) -> Response:
     """The error as JSON or as the ``twcert/error.html`` page, with its HTTP status."""
     if wants_json():
-        return json_response(error_payload(error), error.http_status)
+        return json_response(contract.error_payload(error), error.http_status)
     page = render_template("twcert/error.html", error=error, login_url=login_url)
     return no_store(Response(page, status=error.http_status, mimetype="text/html"))

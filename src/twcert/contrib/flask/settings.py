@@ -25,6 +25,8 @@ key                          default                     meaning
 ``TWCERT_PENDING_TTL``       ``600``                     seconds the first-use step may take
 ``TWCERT_USER_LOADER``       ``None``                    ``(principal) -> user`` for Flask-Login (see
                                                          :meth:`TWCert.user_loader`)
+``TWCERT_MAX_BODY``          ``65536``                   bytes a login request body may have (413
+                                                         past it, never read further)
 ===========================  ==========================  ===============================================
 """
 
@@ -50,6 +52,7 @@ DEFAULTS: Final[Mapping[str, Any]] = {
     "TWCERT_PENDING_STORE": None,
     "TWCERT_PENDING_TTL": 600,
     "TWCERT_USER_LOADER": None,
+    "TWCERT_MAX_BODY": 64 * 1024,
 }
 
 
@@ -76,6 +79,7 @@ class Settings:
     pending_ttl: dt.timedelta
     user_loader: Callable[[Any], Any] | None
     login_service: object
+    max_body: int
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -92,6 +96,9 @@ class Settings:
         loader = values["TWCERT_USER_LOADER"]
         if loader is not None and not callable(loader):
             raise ConfigurationError("TWCERT_USER_LOADER must be a callable (principal) -> user")
+        max_body = values["TWCERT_MAX_BODY"]
+        if isinstance(max_body, bool) or not isinstance(max_body, int) or max_body < 1:
+            raise ConfigurationError("TWCERT_MAX_BODY must be a positive number of bytes")
         return cls(
             url_prefix=prefix,
             origin=_origin(values["TWCERT_ORIGIN"]),
@@ -102,4 +109,5 @@ class Settings:
             pending_ttl=ttl,
             user_loader=loader,
             login_service=values["TWCERT_LOGIN_SERVICE"],
+            max_body=max_body,
         )

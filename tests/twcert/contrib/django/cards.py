@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -57,40 +58,56 @@ def wrong_pin(fs: FixtureSet, card: str, last_error: int) -> dict[str, Any]:
 class Browser:
     """One browser session: the login page, then challenge → HiPKI → login, as the page's script does."""
 
-    def __init__(self, fs: FixtureSet, host: str = "jobs.example.gov.tw", *, secure: bool = True) -> None:
+    def __init__(
+        self,
+        fs: FixtureSet,
+        host: str = "jobs.example.gov.tw",
+        *,
+        secure: bool = True,
+        origin: str | None = None,
+    ) -> None:
         self.fs = fs
+        self.public_origin = origin
         self.host = host
         self.secure = secure
         self.client = Client(enforce_csrf_checks=True, HTTP_HOST=host)
+        self.token: str | None = None
 
     @property
     def origin(self) -> str:
-        return f"{'https' if self.secure else 'http'}://{self.host}"
+        return self.public_origin or f"{'https' if self.secure else 'http'}://{self.host}"
 
-    def open_page(self, path: str = "/login/card/") -> Any:
+    def open_page(self, path: str = "/login/card/login") -> Any:
         response = self.client.get(path, secure=self.secure)
         assert response.status_code == 200
+        found = re.search(r'data-csrf-token="([^"]+)"', response.content.decode())
+        if found:
+            self.token = found.group(1)
         return response
 
     def csrf(self) -> str:
-        if "csrftoken" not in self.client.cookies:
+        if self.token is None:
             self.open_page()
-        return str(self.client.cookies["csrftoken"].value)
+        assert self.token is not None
+        return self.token
 
     def post_json(self, path: str, body: Any, **extra: Any) -> Any:
-        # Browsers send Origin on POST; Django's CSRF check on HTTPS needs it (or a Referer).
+        # Browsers send Origin on POST.
         headers = {
             "HTTP_X_CSRFTOKEN": self.csrf(),
             "HTTP_ACCEPT": "application/json",
             "HTTP_ORIGIN": self.origin,
             **extra,
         }
-        return self.client.post(
+        response = self.client.post(
             path, json.dumps(body), content_type="application/json", secure=self.secure, **headers
         )
+        if response.status_code == 200 and response.json().get("principal") is not None:
+            self.token = None  # a login rotates the session's token
+        return response
 
     def challenge(self) -> dict[str, Any]:
-        response = self.post_json("/login/card/challenge/", {})
+        response = self.post_json("/login/card/challenge", {})
         assert response.status_code == 200, response.content
         return dict(response.json())
 
@@ -102,15 +119,23 @@ class Browser:
         step: str = "login",
         answer: dict[str, Any] | None = None,
     ) -> Any:
-        """Get a challenge, have the card sign it (or give ``answer``), post it; the response."""
+        """Get a challenge, have the card sign it (or give ``answer``), post it; the response.
+
+        ``step="first-use"``: the login answers ``account_required``, then only the account is
+        posted to the first-use step (no second signature).
+        """
         issued = self.challenge()
         body: dict[str, Any] = {
             "challenge_id": issued["challenge_id"],
             "response": answer if answer is not None else signed(self.fs, card, issued["tbs"]),
         }
+        if step == "first-use":
+            first = self.post_json("/login/card/login", body)
+            assert first.json()["status"] == "account_required", first.content
+            return self.post_json("/login/card/first-use", {"account": account})
         if account is not None:
             body["account"] = account
-        return self.post_json(f"/login/card/{step}/", body)
+        return self.post_json("/login/card/login", body)
 
     def wrong_pin(self, card: str, last_error: int) -> Any:
         return self.login(card, answer=wrong_pin(self.fs, card, last_error))

@@ -24,9 +24,10 @@ from twcert.contrib.django.backends import (
     login_error,
     parse_token,
 )
-from twcert.contrib.django.conf import get_service
+from twcert.contrib.django.service import get_service
 from twcert.errors import ResponseParseError
 from twcert.testing.fixtures import PEOPLE, FixtureSet
+from twcert.web.security import session_id
 
 from .cards import CKR_PIN_LOCKED, MOICA_UNBLOCK, TWO_TRIES_LEFT, signed, wrong_pin
 
@@ -44,7 +45,7 @@ def card_request() -> Any:
 def token(
     fs: FixtureSet, request: Any, card: str, account: str | None = None, *, pin: int | None = None
 ) -> dict[str, Any]:
-    challenge = get_service().issue_challenge(request.session.session_key, ORIGIN)
+    challenge = get_service().issue_challenge(session_id(request.session), ORIGIN)
     response = signed(fs, card, challenge.tbs_text) if pin is None else wrong_pin(fs, card, pin)
     result: dict[str, Any] = {"challenge_id": challenge.id, "response": response}
     if account is not None:

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from twcert.contrib.django import models
-from twcert.contrib.django.conf import get_service
+from twcert.contrib.django.service import get_service
 from twcert.testing.fixtures import FixtureSet
 
 from . import settings as test_settings

@@ -13,7 +13,7 @@ from django.test import override_settings
 from sqlalchemy import create_engine, text
 
 from twcert.certificate import CAFamily
-from twcert.contrib.django import conf, models
+from twcert.contrib.django import conf, models, service
 from twcert.revocation import RevocationPolicy, RevocationSources
 from twcert.testing.fixtures import FixtureSet
 
@@ -89,24 +89,24 @@ def test_values_are_normalised() -> None:
 
 
 def test_the_service_is_rebuilt_when_the_setting_changes(fixture_set: FixtureSet) -> None:
-    before = conf.get_service()
-    assert conf.get_service() is before
+    before = service.get_service()
+    assert service.get_service() is before
     with override_settings(TWCERT={**GOOD, "CHALLENGE_TTL": 60}):
-        inside = conf.get_service()
+        inside = service.get_service()
         assert inside is not before and inside.policy.challenge_ttl == dt.timedelta(seconds=60)
         issued = Browser(fixture_set).challenge()
         assert dt.datetime.fromisoformat(issued["expires_at"]) - test_settings.FIXTURE_NOW == dt.timedelta(
             seconds=60
         )
-    assert conf.get_service() is not inside
-    assert conf.get_service().policy.challenge_ttl == dt.timedelta(minutes=5)
+    assert service.get_service() is not inside
+    assert service.get_service().policy.challenge_ttl == dt.timedelta(minutes=5)
 
 
 def test_a_bad_pin_stops_the_service_from_being_built() -> None:
     entry = {**test_settings.CA_FILES[0], "pins": ["ab" * 32]}
     bad_pin = override_settings(TWCERT={**GOOD, "CA_FILES": [entry, *test_settings.CA_FILES[1:]]})
     with bad_pin, pytest.raises(ImproperlyConfigured, match="TRUST_PIN_MISMATCH"):
-        conf.get_service()
+        service.get_service()
 
 
 def test_a_store_object_that_is_not_a_store_is_refused() -> None:
@@ -114,7 +114,7 @@ def test_a_store_object_that_is_not_a_store_is_refused() -> None:
         TWCERT={**GOOD, "NONCE_STORE": "twcert.stores.memory.MemoryPinCounterStore"}
     )
     with not_a_nonce_store, pytest.raises(ImproperlyConfigured, match="NonceStore"):
-        conf.get_service()
+        service.get_service()
 
 
 def test_dotted_path_stores_and_audit_sink(fixture_set: FixtureSet) -> None:
@@ -126,7 +126,7 @@ def test_dotted_path_stores_and_audit_sink(fixture_set: FixtureSet) -> None:
     with override_settings(TWCERT=twcert):
         assert Browser(fixture_set).login("agency-dgpa").status_code == 200
         assert not models.Challenge.objects.exists()
-        events = conf.get_service().audit.inner.events  # type: ignore[attr-defined]
+        events = service.get_service().audit.inner.events  # type: ignore[attr-defined]
         assert [(e.outcome, e.agency_code) for e in events] == [("success", "A09000000E")]
 
 
@@ -186,7 +186,8 @@ def test_username_formats_and_create_unknown_user(fixture_set: FixtureSet) -> No
 
 def test_a_configured_origin_is_what_challenges_name(fixture_set: FixtureSet) -> None:
     with override_settings(TWCERT={**GOOD, "ORIGIN": "https://jobs.example.gov.tw"}):
-        browser = Browser(fixture_set, host="other.example.gov.tw")
+        # Behind a proxy: the browser's Origin is the public site, the Host header is not.
+        browser = Browser(fixture_set, host="other.example.gov.tw", origin="https://jobs.example.gov.tw")
         issued = browser.challenge()
         assert issued["tbs"].split(" ")[1] == "https://jobs.example.gov.tw"
         assert browser.login("agency-dgpa").status_code == 200

@@ -8,6 +8,7 @@ import hashlib
 import json
 import uuid
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -45,7 +46,7 @@ def browser(fixture_set: FixtureSet) -> Browser:
 
 def error_of(response: Any) -> dict[str, Any]:
     body = response.json()
-    assert body["ok"] is False
+    assert body["status"] in ("error", "account_required")
     return dict(body["error"])
 
 
@@ -60,26 +61,21 @@ def assert_logged_out(browser: Browser) -> None:
 def test_login_page_is_traditional_chinese_and_sets_the_csrf_cookie(browser: Browser) -> None:
     response = browser.open_page()
     html = response.content.decode()
-    assert "以自然人憑證或機關憑證登入" in html and "PIN碼" in html and 'lang="zh-Hant-TW"' in html
-    assert "csrftoken" in browser.client.cookies
-    config = json.loads(
-        html.split('id="twcert-config" type="application/json">', 1)[1].split("</script>", 1)[0]
-    )
-    assert config["challenge_url"] == "/login/card/challenge/"
-    assert config["login_url"] == "/login/card/login/"
-    assert config["first_use_url"] == "/login/card/first-use/"
-    assert config["hipki_url"] == "http://localhost:61161"
-    assert config["signature_type"] == "PKCS7" and config["first_use"] is False
-    assert config["messages"]["signer_unavailable"]["code"] == "LOCAL_SIGNER_UNAVAILABLE"
-    # The account field appears only for a first use.
-    assert 'id="twcert-account-row" hidden' in html
+    assert "憑證登入" in html and "PIN碼" in html and 'lang="zh-Hant"' in html
+    # The Flask adapter's page: card type, card choice, the one shared script.
+    assert 'name="kind" value="citizen"' in html and 'name="kind" value="agency"' in html
+    assert 'id="twcert-card"' in html and 'src="/login/card/assets/twcert-login.js"' in html
+    assert 'data-challenge-url="/login/card/challenge"' in html
+    assert 'data-login-url="/login/card/login"' in html
+    assert 'data-client-error-url="/login/card/client-error"' in html
+    assert 'data-agent-url="http://localhost:61161"' in html
+    script = browser.client.get("/login/card/assets/twcert-login.js", secure=True)
+    assert script.status_code == 200 and script["Content-Type"].startswith("text/javascript")
 
 
 def test_challenge_creates_the_session_and_is_bound_to_it_and_the_origin(browser: Browser) -> None:
-    browser.open_page()
-    assert "sessionid" not in browser.client.cookies
     issued = browser.challenge()
-    session_key = browser.client.cookies["sessionid"].value
+    session_key = browser.client.session["_twcert_sid"]
     assert session_key
     assert issued["tbs"].split(" ")[:3] == [
         "twcert-login/1",
@@ -106,25 +102,28 @@ def test_citizen_first_use_with_account_then_pin_only(browser: Browser, fixture_
     assert error["code"] == "ACCOUNT_REQUIRED"
     assert "首次" in error["message_zh"] and "身分證統一編號" in error["message_zh"]
     assert error["message_en"] and error["action_zh"] and error["action_en"]
-    assert first.json()["first_use"] is True and first.json()["first_use_url"] == "/login/card/first-use/"
+    assert first.json()["status"] == "account_required"
+    assert first.json()["first_use_url"] == "/login/card/first-use"
     assert_logged_out(browser)
 
-    form = browser.client.get("/login/card/first-use/", secure=True)
+    form = browser.client.get("/login/card/first-use", secure=True)
     assert form.status_code == 200
-    assert 'id="twcert-account-row" hidden' not in form.content.decode()
+    assert 'id="twcert-account"' in form.content.decode()
 
-    done = browser.login("citizen-wang", account="wang.xm", step="first-use")
+    # No second signature: only the account goes to the first-use step.
+    done = browser.post_json("/login/card/first-use", {"account": "wang.xm"})
     assert done.status_code == 200, done.content
     body = done.json()
-    assert body["ok"] is True and body["redirect"] == "/home/"
-    assert body["principal"] == {
+    assert body["status"] == "ok" and body["redirect"] == "/home/"
+    shown = {k: body["principal"][k] for k in ("kind", "principal_id", "account", "agency_code", "first_use")}
+    assert shown == {
         "kind": "citizen",
         "principal_id": "wang.xm",
         "account": "wang.xm",
         "agency_code": "A09000000E",
-        "agency_name": None,
         "first_use": True,
     }
+    assert "display_name" not in body["principal"], "no holder name in the JSON"
     home = browser.home()
     assert home.status_code == 200
     assert home.json()["username"] == "wang.xm"
@@ -225,10 +224,10 @@ def test_wrong_pins_count_down_then_the_card_locks_with_the_moica_unblock_addres
 ) -> None:
     first = browser.wrong_pin("citizen-wang", TWO_TRIES_LEFT)
     assert first.status_code == 401
-    assert error_of(first)["code"] == "PIN_INCORRECT" and first.json()["tries_left"] == 2
+    assert error_of(first)["code"] == "PIN_INCORRECT" and first.json()["error"]["tries_left"] == 2
     assert "2" in error_of(first)["message_zh"] and "3次將鎖卡" in error_of(first)["message_zh"]
     second = browser.wrong_pin("citizen-wang", ONE_TRY_LEFT)
-    assert second.status_code == 401 and second.json()["tries_left"] == 1
+    assert second.status_code == 401 and second.json()["error"]["tries_left"] == 1
     third = browser.wrong_pin("citizen-wang", CKR_PIN_LOCKED)
     assert third.status_code == 403
     locked = error_of(third)
@@ -244,7 +243,7 @@ def test_ledger_counts_wrong_pins_without_a_counter_and_an_unblock_reopens_the_c
     browser: Browser, fixture_set: FixtureSet
 ) -> None:
     tries = [browser.wrong_pin("citizen-wang", CKR_PIN_INCORRECT) for _ in range(3)]
-    assert [t.json().get("tries_left") for t in tries[:2]] == [2, 1]
+    assert [t.json()["error"].get("tries_left") for t in tries[:2]] == [2, 1]
     assert tries[2].status_code == 403 and error_of(tries[2])["code"] == "PIN_LOCKED"
     # The admin's "unblocked at MOICA" action deletes the record.
     assert models.PinFailure.objects.filter(card=wang_record_key(fixture_set)).delete()[0] == 1
@@ -257,7 +256,7 @@ def test_a_right_pin_after_wrong_ones_resets_the_count(browser: Browser, fixture
     assert browser.login("citizen-wang", account="wang.xm").status_code == 200
     assert not models.PinFailure.objects.filter(card=wang_record_key(fixture_set)).exists()
     again = Browser(fixture_set).wrong_pin("citizen-wang", CKR_PIN_INCORRECT)
-    assert again.json()["tries_left"] == 2
+    assert again.json()["error"]["tries_left"] == 2
 
 
 def test_locked_agency_card_points_to_the_gca_unblock_page(browser: Browser) -> None:
@@ -271,7 +270,9 @@ def test_locked_agency_card_points_to_the_gca_unblock_page(browser: Browser) -> 
 def test_posts_without_the_csrf_token_are_refused(browser: Browser, fixture_set: FixtureSet) -> None:
     browser.open_page()
     no_token = {"HTTP_ORIGIN": browser.origin}
-    assert browser.client.post("/login/card/challenge/", secure=True, **no_token).status_code == 403
+    assert browser.client.post("/login/card/challenge", secure=True, **no_token).status_code == 403
+    forged = browser.client.post("/login/card/challenge", secure=True, HTTP_SEC_FETCH_SITE="cross-site")
+    assert forged.status_code == 403
     issued = browser.challenge()
     body = json.dumps(
         {
@@ -280,11 +281,11 @@ def test_posts_without_the_csrf_token_are_refused(browser: Browser, fixture_set:
         }
     )
     refused = browser.client.post(
-        "/login/card/login/", body, content_type="application/json", secure=True, **no_token
+        "/login/card/login", body, content_type="application/json", secure=True, **no_token
     )
     assert refused.status_code == 403
     wrong = browser.client.post(
-        "/login/card/login/",
+        "/login/card/login",
         body,
         content_type="application/json",
         secure=True,
@@ -293,11 +294,11 @@ def test_posts_without_the_csrf_token_are_refused(browser: Browser, fixture_set:
     )
     assert wrong.status_code == 403
     # A cross-site page's POST (foreign Origin) is refused even with the token.
-    foreign = browser.post_json("/login/card/login/", json.loads(body), HTTP_ORIGIN="https://evil.example")
+    foreign = browser.post_json("/login/card/login", json.loads(body), HTTP_ORIGIN="https://evil.example")
     assert foreign.status_code == 403
     assert_logged_out(browser)
     # The challenge was never consumed by the refused requests.
-    assert browser.post_json("/login/card/login/", json.loads(body)).status_code == 200
+    assert browser.post_json("/login/card/login", json.loads(body)).status_code == 200
 
 
 def test_a_replayed_challenge_is_refused(browser: Browser, fixture_set: FixtureSet) -> None:
@@ -306,8 +307,8 @@ def test_a_replayed_challenge_is_refused(browser: Browser, fixture_set: FixtureS
         "challenge_id": issued["challenge_id"],
         "response": signed(fixture_set, "agency-dgpa", issued["tbs"]),
     }
-    assert browser.post_json("/login/card/login/", body).status_code == 200
-    replay = browser.post_json("/login/card/login/", body)
+    assert browser.post_json("/login/card/login", body).status_code == 200
+    replay = browser.post_json("/login/card/login", body)
     assert replay.status_code == 401
     error = error_of(replay)
     assert error["code"] == "CHALLENGE_REPLAYED" and "已使用過" in error["message_zh"]
@@ -320,10 +321,10 @@ def test_a_challenge_completed_from_another_session_is_refused(fixture_set: Fixt
         "challenge_id": issued["challenge_id"],
         "response": signed(fixture_set, "agency-dgpa", issued["tbs"]),
     }
-    response = attacker.post_json("/login/card/login/", body)
+    response = attacker.post_json("/login/card/login", body)
     assert response.status_code == 401 and error_of(response)["code"] == "CHALLENGE_MISMATCH"
     assert_logged_out(attacker)
-    assert victim.post_json("/login/card/login/", body).status_code == 401  # consumed: single use
+    assert victim.post_json("/login/card/login", body).status_code == 401  # consumed: single use
 
 
 def test_a_challenge_completed_on_another_site_is_refused(browser: Browser, fixture_set: FixtureSet) -> None:
@@ -334,7 +335,7 @@ def test_a_challenge_completed_on_another_site_is_refused(browser: Browser, fixt
     }
     other = "https://other.example.gov.tw"
     response = browser.post_json(
-        "/login/card/login/", body, HTTP_HOST="other.example.gov.tw", HTTP_ORIGIN=other
+        "/login/card/login", body, HTTP_HOST="other.example.gov.tw", HTTP_ORIGIN=other
     )
     assert response.status_code == 401
     error = error_of(response)
@@ -348,7 +349,7 @@ def test_an_expired_challenge_is_refused(browser: Browser, fixture_set: FixtureS
         "challenge_id": issued["challenge_id"],
         "response": signed(fixture_set, "agency-dgpa", issued["tbs"]),
     }
-    response = browser.post_json("/login/card/login/", body)
+    response = browser.post_json("/login/card/login", body)
     assert response.status_code == 401 and error_of(response)["code"] == "CHALLENGE_EXPIRED"
     assert "逾時" in error_of(response)["message_zh"]
 
@@ -360,18 +361,8 @@ def test_a_signature_over_another_challenge_is_refused(browser: Browser, fixture
         "challenge_id": issued["challenge_id"],
         "response": signed(fixture_set, "agency-dgpa", other["tbs"]),
     }
-    response = browser.post_json("/login/card/login/", body)
+    response = browser.post_json("/login/card/login", body)
     assert response.status_code == 401 and error_of(response)["code"] == "SIGNATURE_INVALID"
-
-
-def test_challenge_id_defaults_to_the_sessions_last_challenge(
-    browser: Browser, fixture_set: FixtureSet
-) -> None:
-    issued = browser.challenge()
-    response = browser.post_json(
-        "/login/card/login/", {"response": signed(fixture_set, "agency-dgpa", issued["tbs"])}
-    )
-    assert response.status_code == 200, response.content
 
 
 @pytest.mark.parametrize(
@@ -387,7 +378,7 @@ def test_challenge_id_defaults_to_the_sessions_last_challenge(
 def test_malformed_posts_get_the_catalogued_error_not_a_traceback(browser: Browser, body: str) -> None:
     issued = browser.challenge()
     response = browser.client.post(
-        "/login/card/login/",
+        "/login/card/login",
         body.replace("CID", issued["challenge_id"]),
         content_type="application/json",
         secure=True,
@@ -408,9 +399,12 @@ def test_without_the_backend_the_view_reports_a_configuration_error(browser: Bro
     assert_logged_out(browser)
 
 
-def test_login_and_first_use_accept_only_post(browser: Browser) -> None:
-    assert browser.client.get("/login/card/login/", secure=True).status_code == 405
-    assert browser.client.get("/login/card/challenge/", secure=True).status_code == 405
+def test_methods_are_those_of_the_flask_blueprint(browser: Browser) -> None:
+    assert browser.client.get("/login/card/login", secure=True).status_code == 200
+    assert browser.client.get("/login/card/logout", secure=True).status_code == 405
+    assert browser.client.get("/login/card/client-error", secure=True).status_code == 405
+    # A first-use page without a pending first login: the catalogued error, not a form.
+    assert browser.client.get("/login/card/first-use", secure=True).status_code == 401
 
 
 def test_a_host_view_of_its_own_uses_the_backend_and_render_error(
@@ -421,10 +415,10 @@ def test_a_host_view_of_its_own_uses_the_backend_and_render_error(
         "challenge_id": issued["challenge_id"],
         "response": signed(fixture_set, "citizen-wang", issued["tbs"]),
     }
+    # The host's view is CSRF-protected by Django's middleware (not by twcert's token).
+    browser.client.handler.enforce_csrf_checks = False
     refused = browser.post_json("/accounts/card/", body)
     assert refused.status_code == 401 and error_of(refused)["code"] == "ACCOUNT_REQUIRED"
-    # The host's view is in another namespace: the first-use address is still ours.
-    assert refused.json()["first_use_url"] == "/login/card/first-use/"
     issued = browser.challenge()
     body = {
         "challenge_id": issued["challenge_id"],
@@ -442,12 +436,18 @@ def test_a_host_view_of_its_own_uses_the_backend_and_render_error(
 def _form_post(browser: Browser, card: str, **extra: str) -> Any:
     issued = browser.challenge()
     data = {
-        "csrfmiddlewaretoken": browser.csrf(),
+        "csrf_token": browser.csrf(),
         "challenge_id": issued["challenge_id"],
         "response": json.dumps(signed(browser.fs, card, issued["tbs"])),
         **extra,
     }
-    return browser.client.post("/login/card/login/", data, secure=True, HTTP_ORIGIN=browser.origin)
+    return browser.client.post(
+        "/login/card/login",
+        urlencode(data),
+        content_type="application/x-www-form-urlencoded",
+        secure=True,
+        HTTP_ORIGIN=browser.origin,
+    )
 
 
 def test_form_post_renders_the_error_page_in_chinese(browser: Browser) -> None:
@@ -458,14 +458,14 @@ def test_form_post_renders_the_error_page_in_chinese(browser: Browser) -> None:
     assert "Traceback" not in html
 
 
-def test_form_post_first_use_error_links_to_the_first_use_page(browser: Browser) -> None:
+def test_form_post_first_use_goes_to_the_first_use_page(browser: Browser) -> None:
     response = _form_post(browser, "citizen-wang")
-    assert response.status_code == 401
-    assert 'href="/login/card/first-use/"' in response.content.decode()
+    assert response.status_code == 303 and response["Location"] == "/login/card/first-use"
 
 
 def test_form_post_redirects_to_a_safe_next_only(browser: Browser) -> None:
     assert _form_post(browser, "agency-dgpa", next="/home/?tab=1")["Location"] == "/home/?tab=1"
+    browser.token = None  # the login rotated the session's token; the page shows the new one
     assert _form_post(browser, "agency-dgpa", next="https://evil.example/")["Location"] == "/home/"
 
 
@@ -494,11 +494,11 @@ def test_login_flow_with_redis_nonce_and_pin_stores(fixture_set: FixtureSet, red
                 "challenge_id": issued["challenge_id"],
                 "response": signed(fixture_set, "citizen-wang", issued["tbs"]),
             }
-            assert error_of(browser.post_json("/login/card/login/", body))["code"] == "ACCOUNT_REQUIRED"
-            assert error_of(browser.post_json("/login/card/login/", body))["code"] == "CHALLENGE_REPLAYED"
+            assert error_of(browser.post_json("/login/card/login", body))["code"] == "ACCOUNT_REQUIRED"
+            assert error_of(browser.post_json("/login/card/login", body))["code"] == "CHALLENGE_REPLAYED"
             assert browser.login("citizen-wang", account="wang.xm", step="first-use").status_code == 200
             other = Browser(fixture_set)
-            assert other.wrong_pin("citizen-wang", CKR_PIN_INCORRECT).json()["tries_left"] == 2
+            assert other.wrong_pin("citizen-wang", CKR_PIN_INCORRECT).json()["error"]["tries_left"] == 2
             assert int(client.get(f"{prefix}pin-failures:{wang_record_key(fixture_set)}") or 0) == 1
             assert not models.PinFailure.objects.exists()
             other.wrong_pin("citizen-wang", CKR_PIN_INCORRECT)
@@ -522,5 +522,8 @@ def test_login_flow_with_the_stores_in_postgresql(fixture_set: FixtureSet, pg_cl
         assert not models.Binding.objects.using("default").exists()
         assert Browser(fixture_set).login("citizen-wang").status_code == 200
         assert error_of(Browser(fixture_set).login("agency-unlisted"))["code"] == "AGENCY_CODE_UNKNOWN"
-        assert Browser(fixture_set).wrong_pin("agency-dgpa", CKR_PIN_INCORRECT).json()["tries_left"] == 2
+        assert (
+            Browser(fixture_set).wrong_pin("agency-dgpa", CKR_PIN_INCORRECT).json()["error"]["tries_left"]
+            == 2
+        )
         assert models.PinFailure.objects.using(pg_clean).get().failures == 1

@@ -148,12 +148,12 @@ def test_public_names_are_exact() -> None:
     modules = {
         "errors",
         "extension",
-        "pending",
         "principal",
         "responses",
         "security",
         "settings",
         "signals",
+        "state",
         "views",
     }
     assert set(twcert_flask.__all__) == public - modules

@@ -10,7 +10,7 @@ from flask import Flask
 
 from twcert import LoginService
 from twcert.contrib.flask import twcert_auth_failed, twcert_authenticated, twcert_locked_out
-from twcert.contrib.flask.views import PENDING_KEY
+from twcert.web.flow import PENDING_KEY
 
 from .conftest import Browser, Card, Clock, make_app
 

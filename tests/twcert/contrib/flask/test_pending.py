@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 
 from twcert.challenge import issue_challenge
-from twcert.contrib.flask.pending import (
+from twcert.stores.memory import MemoryNonceStore
+from twcert.stores.sql import SqlStores
+from twcert.web.pending import (
     MemoryPendingStore,
     PendingLogin,
     PendingStore,
@@ -22,8 +24,6 @@ from twcert.contrib.flask.pending import (
     SqlPendingStore,
     pending_store_for,
 )
-from twcert.stores.memory import MemoryNonceStore
-from twcert.stores.sql import SqlStores
 
 NOW = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)
 

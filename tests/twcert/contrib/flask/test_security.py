@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 
 from twcert import LoginService
-from twcert.contrib.flask.views import PENDING_KEY
+from twcert.web.flow import PENDING_KEY
 
 from .conftest import Browser, Card, make_app
 

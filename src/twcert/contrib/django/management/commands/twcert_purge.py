@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand  # type: ignore[import-untyped, unused-ignore]
 
-from twcert.contrib.django.conf import get_service
+from twcert.contrib.django.service import get_service
 
 __all__ = ["Command"]
 

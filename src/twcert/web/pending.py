@@ -2,9 +2,10 @@
 
 When :meth:`~twcert.LoginService.complete` answers :class:`~twcert.errors.AccountRequired`,
 the card's signature and certificate have already been verified, but the challenge is spent.
-The adapter keeps that challenge and the card's response under a random key (held in the
-user's session) so the first-use form needs only the account: the login is then completed
-again with the same challenge handed back once (:class:`ReplayNonces`), so every check —
+The web flow (:mod:`twcert.web.flow`) keeps that challenge and the card's response under a
+random key (held in the user's session) so the first-use form needs only the account: the
+login is then completed again with the same challenge handed back once (:class:`ReplayNonces`),
+so every check —
 signature, validity, session and origin binding, the personnel rules — runs again.
 
 The entry is single-use (``take`` is atomic), expires after ``TWCERT_PENDING_TTL``, and is

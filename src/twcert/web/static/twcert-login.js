@@ -1,4 +1,6 @@
 /* twcert login page: the HiPKI /popupForm exchange, then the server's login steps.
+ * The one script of both adapters' login pages (Flask and Django); the page gives it its
+ * addresses in data-* attributes of #twcert-login (see docs/web-json.md).
  *
  * 1. "讀取卡片": the agent's popup answers {"func":"GetUserCert"} with the inserted cards.
  * 2. "登入": a fresh challenge from the server; the popup signs it with the chosen card and the
@@ -80,7 +82,9 @@
   }
 
   // Anything the server did not see: ask it for the catalogued text.
+  // The card type the user chose goes along, so a locked card is sent to its CA's unblock page.
   function explain(report) {
+    report.card_type = chosenKind();
     return post(cfg.clientErrorUrl, report).then(function (answer) {
       showError(answer.error);
     }, function () { showError(FALLBACK); });
@@ -172,6 +176,22 @@
     return checked ? checked.value : "citizen";
   }
 
+  // The chosen card type and card survive a visit to an error or first-use page.
+  var KEPT = "twcert-chosen";
+  function remember() {
+    try {
+      window.sessionStorage.setItem(KEPT, JSON.stringify({kind: chosenKind(), slot: select.value}));
+    } catch (ignored) { /* storage disabled: the user chooses again */ }
+  }
+  function remembered() {
+    try { return JSON.parse(window.sessionStorage.getItem(KEPT) || "null") || {}; } catch (ignored) { return {}; }
+  }
+  (function restoreKind() {
+    var kept = remembered();
+    var radio = kept.kind && form.querySelector("input[name=kind][value=" + kept.kind + "]");
+    if (radio) { radio.checked = true; }
+  })();
+
   function fillCards() {
     var kind = chosenKind();
     select.innerHTML = "";
@@ -185,6 +205,12 @@
       select.appendChild(option);
       count += 1;
     });
+    var kept = remembered();
+    if (kept.slot && kept.kind === kind) {
+      for (var i = 0; i < select.options.length; i++) {
+        if (select.options[i].value === kept.slot) { select.selectedIndex = i; }
+      }
+    }
     if (count === 0) {
       var none = document.createElement("option");
       none.value = "";
@@ -196,6 +222,7 @@
 
   form.addEventListener("change", function (event) {
     if (event.target && event.target.name === "kind") { fillCards(); }
+    remember();
   });
 
   readButton.addEventListener("click", function () {
@@ -224,6 +251,7 @@
       explain({ret_code: 0x76000006, last_error: 0});  // 未插入IC卡
       return;
     }
+    remember();
     setBusy(true, "簽章中，請稍候…");
     var challenge = null;
     var leaving = false;
@@ -236,7 +264,7 @@
       return {
         func: "MakeSignature",
         tbs: answer.tbs,
-        tbsEncoding: "NONE",
+        tbsEncoding: answer.tbs_encoding || "NONE",
         hashAlgorithm: answer.hash_algorithm,
         signatureType: answer.signature_type,
         pin: secret,
@@ -246,7 +274,9 @@
     });
     exchange(packagePromise).then(function (answer) {
       statusBox.textContent = "驗證中…";
-      return post(cfg.loginUrl, {challenge_id: challenge.challenge_id, response: answer, next: cfg.next});
+      return post(cfg.loginUrl, {
+        challenge_id: challenge.challenge_id, response: answer, next: cfg.next, card_type: chosenKind()
+      });
     }).then(function (result) {
       if (result.status === "ok") {
         leaving = true;
