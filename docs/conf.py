@@ -29,7 +29,7 @@ myst_enable_extensions = ["colon_fence", "deflist"]
 myst_heading_anchors = 3
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
-autodoc_default_options = {"members": True, "show-inheritance": True}
+autodoc_default_options = {"members": True, "undoc-members": True, "show-inheritance": True}
 # Types from third-party packages are not cross-referenced (no network for intersphinx).
 nitpicky = True
 suppress_warnings: list[str] = []

@@ -16,6 +16,7 @@ from docutils import nodes
 from sphinx.addnodes import pending_xref
 from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
+from sphinx.util.nodes import make_refnode
 
 PYTHON_DOCS = "https://docs.python.org/3/library/"
 
@@ -85,6 +86,14 @@ CANONICAL = {
     "django.http.response.HttpResponse": "django.http.HttpResponse",
     "django.http.response.HttpResponseBase": "django.http.HttpResponse",
     "django.http.response.JsonResponse": "django.http.JsonResponse",
+    "django.http.response.FileResponse": "django.http.FileResponse",
+    "cryptography.x509.extensions.ExtendedKeyUsage": "cryptography.x509.ExtendedKeyUsage",
+    "Flask": "flask.Flask",
+    "models.BinaryField": "django.db.models.BinaryField",
+    "models.BooleanField": "django.db.models.BooleanField",
+    "models.DateTimeField": "django.db.models.DateTimeField",
+    "models.PositiveIntegerField": "django.db.models.PositiveIntegerField",
+    "_pytest.tmpdir.TempPathFactory": "pytest.TempPathFactory",
     "redis.client.Redis": "redis.Redis",
     "sqlalchemy.Engine": "sqlalchemy.engine.Engine",
     "sqlalchemy.Table": "sqlalchemy.schema.Table",
@@ -141,6 +150,8 @@ THIRD_PARTY = {
     "django.http.HttpRequest": DJANGO + "ref/request-response/",
     "django.http.HttpResponse": DJANGO + "ref/request-response/",
     "django.http.JsonResponse": DJANGO + "ref/request-response/",
+    "django.http.FileResponse": DJANGO + "ref/request-response/",
+    "cryptography.x509.ExtendedKeyUsage": CRYPTOGRAPHY + "x509/reference/",
     "redis.Redis": "https://redis.readthedocs.io/en/stable/connections.html",
     "cryptography.x509.KeyUsage": CRYPTOGRAPHY + "x509/reference/",
     "cryptography.x509.ocsp": CRYPTOGRAPHY + "x509/ocsp/",
@@ -167,6 +178,12 @@ THIRD_PARTY = {
     "django.core.exceptions.MultipleObjectsReturned": DJANGO + "ref/exceptions/",
     "django.db.models.Model": DJANGO + "ref/models/instances/",
     "django.db.models.CharField": DJANGO + "ref/models/fields/",
+    "django.db.models.BinaryField": DJANGO + "ref/models/fields/",
+    "django.db.models.BooleanField": DJANGO + "ref/models/fields/",
+    "django.db.models.DateTimeField": DJANGO + "ref/models/fields/",
+    "django.db.models.PositiveIntegerField": DJANGO + "ref/models/fields/",
+    "flask.sessions.SessionMixin": FLASK,
+    "pytest.TempPathFactory": "https://docs.pytest.org/en/stable/reference/reference.html",
 }
 
 
@@ -221,6 +238,15 @@ def is_type_variable(target: str) -> bool:
     return isinstance(getattr(module, attribute, None), (TypeVar, ParamSpec))
 
 
+def is_private(target: str) -> bool:
+    """A private name of twcert's (``_Buffer``, ``crl_index._ExtCache``): an implementation detail
+    named in a signature, shown as text because private names have no page."""
+    last = target.lstrip("~").rpartition(".")[2]
+    return last.startswith("_") and not last.startswith("__") and (
+        "." not in target or target.lstrip("~").startswith(("twcert.", "twcert_vacancy."))
+    )
+
+
 def unique_suffix_match(env: BuildEnvironment, target: str, refdoc_module: str | None) -> str | None:
     """A short name (``CRLCache``, ``Challenge.tbs``) that names exactly one documented object."""
     objects = env.get_domain("py").objects  # type: ignore[attr-defined]
@@ -237,6 +263,12 @@ def resolve_external(
 ) -> nodes.reference | None:
     if node.get("refdomain") != "py":
         return None
+    documented = env.get_domain("py").objects.get(node["reftarget"])  # type: ignore[attr-defined]
+    if documented is not None:
+        # Documented under another role (a type alias is data, referenced as a class).
+        return make_refnode(
+            app.builder, node["refdoc"], documented.docname, documented.node_id, contnode, node["reftarget"]
+        )
     home = defining_name(node["reftarget"])
     if home is not None:
         # Re-resolve at the defining module; a miss there is reported as usual.
@@ -245,23 +277,59 @@ def resolve_external(
         retry["reftarget"] = home
         found = domain.resolve_xref(env, node["refdoc"], app.builder, node["reftype"], home, retry, contnode)
         return found  # type: ignore[return-value]
-    if is_type_variable(node["reftarget"]):
+    if node["reftarget"].startswith(("'", '"')):
+        # A fragment of a quoted annotation (a slots dataclass's field type): text, not a name.
+        return contnode  # type: ignore[return-value]
+    if is_type_variable(node["reftarget"]) or is_private(node["reftarget"]):
         return contnode  # type: ignore[return-value]
     url = external_url(node["reftarget"])
     if url is None and not node["reftarget"].startswith(("twcert", "twcert_vacancy")):
         full = unique_suffix_match(env, node["reftarget"], node.get("py:module"))
         if full is not None:
-            domain = env.get_domain("py")
-            retry = node.deepcopy()
-            retry["reftarget"] = full
-            return domain.resolve_xref(  # type: ignore[return-value]
-                env, node["refdoc"], app.builder, node["reftype"], full, retry, contnode
-            )
+            entry = env.get_domain("py").objects[full]  # type: ignore[attr-defined]
+            return make_refnode(app.builder, node["refdoc"], entry.docname, entry.node_id, contnode, full)
     if url is None:
         return None
     reference = nodes.reference("", "", internal=False, refuri=url, reftitle=node["reftarget"])
     reference.append(contnode)
     return reference
+
+
+def qualify_from_module(app: Sphinx, doctree: nodes.document) -> None:
+    """Give a bare name in a signature or docstring (``Challenge``, ``Challenge.tbs``) the full name
+    of the object it denotes in the module it was written in, as Python resolves it. Two documented
+    classes can share a short name (``twcert.challenge.Challenge`` and the Django model
+    ``Challenge``); Sphinx would otherwise guess between them."""
+    for node in doctree.findall(pending_xref):
+        if node.get("refdomain") != "py":
+            continue
+        target = node["reftarget"].lstrip("~")
+        module_name = node.get("py:module")
+        if not module_name or not module_name.startswith(("twcert", "twcert_vacancy")):
+            continue
+        head, _, rest = target.partition(".")
+        if not head or head in ("twcert", "twcert_vacancy"):
+            continue
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        obj = getattr(module, head, None)
+        class_name = node.get("py:class")
+        if obj is None and class_name:
+            # A re-exported class documented here: look the name up where the class was written.
+            cls = getattr(module, class_name.split(".")[0], None)
+            written_in = getattr(cls, "__module__", None)
+            if isinstance(written_in, str) and written_in.startswith(("twcert", "twcert_vacancy")):
+                obj = getattr(importlib.import_module(written_in), head, None)
+        home = getattr(obj, "__module__", None)
+        qualname = getattr(obj, "__qualname__", None)
+        if not isinstance(home, str) or not isinstance(qualname, str):
+            continue
+        if not home.startswith(("twcert", "twcert_vacancy")) or "<" in qualname:
+            continue
+        node["reftarget"] = ".".join(filter(None, [home, qualname, rest]))
+        node["refspecific"] = False
 
 
 def drop_private_bases(app: Sphinx, name: str, obj: object, options: object, bases: list[type]) -> None:
@@ -272,4 +340,5 @@ def drop_private_bases(app: Sphinx, name: str, obj: object, options: object, bas
 def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("missing-reference", resolve_external)
     app.connect("autodoc-process-bases", drop_private_bases)
+    app.connect("doctree-read", qualify_from_module)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
