@@ -1,9 +1,11 @@
 """A whole login — ``LoginService.complete`` — against the same-run floor.
 
     python benchmarks/login.py [--entries 1000000] [--logins 2000] [--postgres URL | --no-postgres]
+                               [--redis URL | --no-redis]
 
 Set-up: SQLite stores in a temporary file (WAL) — and the same on PostgreSQL in a throw-away
-schema (over loopback TCP, as a deployment's shared stores) — the citizen already bound to an account (the
+schema (over loopback TCP, as a deployment's shared stores), and PostgreSQL with the challenges
+and the PIN record on Redis (throw-away key prefix) — the citizen already bound to an account (the
 "later login, PIN only" case of the manual), the issuing CA's CRL of ``--entries`` serials
 indexed. Each measured login issues a challenge, signs it as the card would (outside the timed
 region), and times ``complete`` — nonce consumed in SQLite, HiPKI response parsed, signature and
@@ -30,6 +32,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from cryptography import x509
@@ -68,6 +71,10 @@ def main() -> None:
         ),
     )
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument(
+        "--redis", default=os.environ.get("TWCERT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    )
+    parser.add_argument("--no-redis", action="store_true")
     args = parser.parse_args()
 
     fs = FixtureSet.load(ROOT / "fixtures" / "gpki")
@@ -114,40 +121,99 @@ def main() -> None:
             "cardSN": card_serial,
         }
 
-    def measure(stores: SqlStores, label: str) -> None:
+    def measure(
+        stores: SqlStores, label: str, redis_url: str | None = None, *, one_call_per_store: bool = False
+    ) -> None:
         stores.personnel.upsert([Person("wang.xm", "A123456789", "王小明", True, "A09000000E")])
         cert = load_certificate(issued.der)
         stores.bindings.bind(Binding(binding_key(cert), "wang.xm", now, cert.sha256))
+        nonces: Any = stores.nonces
+        pins: Any = stores.pin_counters
+        if redis_url is not None:
+            from twcert.stores.redis import RedisNonceStore, RedisPinCounterStore
+
+            prefix = f"twcert-bench:{uuid.uuid4().hex}:"
+            nonces, pins = (
+                RedisNonceStore(redis_url, prefix=prefix),
+                RedisPinCounterStore(redis_url, prefix=prefix),
+            )
+        personnel: Any = stores.personnel
+        bindings: Any = stores.bindings
+        agencies: Any = stores.agencies
+        if one_call_per_store:  # the path before LoginReads, for the same-run comparison
+            nonces, pins, personnel, bindings, agencies = map(
+                _OneCallPerStore, (nonces, pins, personnel, bindings, agencies)
+            )
         service = LoginService(
             validator,
             LoginStores(
-                stores.nonces,
-                stores.personnel,
-                stores.bindings,
-                AgencyResolver(stores.agencies),
-                PinRecord(stores.pin_counters),
+                nonces,
+                personnel,
+                bindings,
+                AgencyResolver(agencies),
+                PinRecord(pins),
             ),
             audit=MemoryAuditSink(),
             clock=lambda: now,
         )
-        for kind, cached in (("PKCS1", True), ("PKCS7", True), ("PKCS1", False)):
+        kinds = (
+            (("PKCS1", True),) if one_call_per_store else (("PKCS1", True), ("PKCS7", True), ("PKCS1", False))
+        )
+        for kind, cached in kinds:
             prepared = []
             for _ in range(args.logins):
                 challenge = service.issue_challenge("bench-session", ORIGIN)
                 prepared.append((challenge.id, response(challenge.tbs, kind)))
-            samples = []
+            samples, cpu = [], []
             for challenge_id, resp in prepared:
                 if not cached:  # a card's first login: certificate parsed, CA signature verified
                     _load_cached.cache_clear()
                     validator._verified.clear()
-                start = time.perf_counter()
+                start, start_cpu = time.perf_counter(), time.thread_time()
                 principal = service.complete(challenge_id, resp, session_id="bench-session", origin=ORIGIN)
+                cpu.append(time.thread_time() - start_cpu)
                 samples.append(time.perf_counter() - start)
             assert principal.account == "wang.xm"
             name = f"{label} stores, HiPKI {kind}" + ("" if cached else ", certificate not cached")
             results[name] = statistics.median(samples)
+            cpu_results[name] = statistics.median(cpu)
+        if redis_url is not None:
+            _drop_redis_keys(nonces.client, prefix)
 
+    def database_floor(stores: SqlStores) -> None:
+        """What PostgreSQL alone costs a login here: one round trip, and the durable consume."""
+        connection, _ = stores.nonces._connections.get()
+
+        def round_trip() -> None:
+            cursor = connection.cursor()
+            cursor.execute("SELECT 1")
+            cursor.fetchall()
+            cursor.close()
+
+        floors["PostgreSQL: one round trip (SELECT 1)"] = per_call(round_trip)
+        ids = [service_free_challenge(stores) for _ in range(args.logins)]
+        samples, cpu = [], []
+        for challenge_id in ids:
+            start, start_cpu = time.perf_counter(), time.thread_time()
+            stores.nonces.consume(challenge_id, now)
+            cpu.append(time.thread_time() - start_cpu)
+            samples.append(time.perf_counter() - start)
+        name = "PostgreSQL: consuming a challenge alone (durable commit)"
+        floors[name] = statistics.median(samples)
+        cpu_results[name] = statistics.median(cpu)
+
+    def service_free_challenge(stores: SqlStores) -> str:
+        from twcert.challenge import issue_challenge
+
+        challenge = issue_challenge("bench-session", ORIGIN, now)
+        stores.nonces.put(challenge)
+        return challenge.id
+
+    floors: dict[str, float] = {}
     results: dict[str, float] = {}
+    #: This thread's CPU time per login: the library's own work, without the time spent
+    #: waiting for the database server (another process on the same 2 cores) to answer.
+    cpu_results: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         stores = SqlStores(f"sqlite:///{tmp}/login.db")
         try:
@@ -159,6 +225,10 @@ def main() -> None:
             stores = SqlStores(args.postgres, schema=schema)
             try:
                 measure(stores, "PostgreSQL")
+                measure(stores, "PostgreSQL, one call per store (the path before)", one_call_per_store=True)
+                database_floor(stores)
+                if not args.no_redis:
+                    measure(stores, "PostgreSQL + Redis (challenges, PIN record)", args.redis)
             finally:
                 stores.dispose()
 
@@ -175,12 +245,39 @@ def main() -> None:
 
     t_floor = per_call(floor)
     print(f"\nCRL entries: {args.entries:,}; logins measured per kind: {args.logins:,} (median)")
+    cpu_results["floor: parse leaf + 2 RSA-2048 verifies"] = t_floor
     rows = [("floor: parse leaf + 2 RSA-2048 verifies", t_floor)]
     rows += [(f"LoginService.complete, {kind}", seconds) for kind, seconds in results.items()]
+    rows += list(floors.items())
     width = max(len(name) for name, _ in rows)
-    print(f"{'measure':{width}s} {'per login':>10s} {'per second':>11s} {'of floor':>9s}")
+    print("(wall: elapsed, median; CPU: this thread's CPU time, median — the library's own work)")
+    print(f"{'measure':{width}s} {'wall':>10s} {'per second':>11s} {'of floor':>9s} {'CPU':>10s}")
     for name, seconds in rows:
-        print(f"{name:{width}s} {fmt(seconds):>10s} {1 / seconds:>11,.0f} {t_floor / seconds:>9.0%}")
+        key = name.removeprefix("LoginService.complete, ")
+        shown = cpu_results.get(key)
+        cpu_text = fmt(shown) if shown is not None else "—"
+        print(
+            f"{name:{width}s} {fmt(seconds):>10s} {1 / seconds:>11,.0f} {t_floor / seconds:>9.0%} {cpu_text:>10s}"
+        )
+
+
+class _OneCallPerStore:
+    """A store as seen by a login that cannot batch: everything but ``prefetch``."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "prefetch":
+            raise AttributeError(name)
+        return getattr(self._inner, name)
+
+
+def _drop_redis_keys(client: Any, prefix: str) -> None:
+    """Remove the run's keys (the Redis database may be shared with tests)."""
+    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+    for start in range(0, len(keys), 500):
+        client.delete(*keys[start : start + 500])
 
 
 class _postgres_schema:

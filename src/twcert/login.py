@@ -16,13 +16,14 @@ Every attempt, success or failure, is audited with personal data masked.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from . import idnumber
-from .agency.directory import Agency
+from .agency.directory import Agency, AgencyDirectory, normalize_agency_name
 from .agency.resolver import AgencyResolver
 from .audit import AuditEvent, AuditSink, LoggingAuditSink, mask_account, masked_card
 from .binding import Binding, BindingKeyKind, BindingStore, binding_key
@@ -48,7 +49,10 @@ from .validation import ValidationResult, Validator
 
 __all__ = [
     "BindingsPerAccount",
+    "LoginFacts",
     "LoginPolicy",
+    "LoginQuery",
+    "LoginReads",
     "LoginService",
     "LoginStores",
     "Principal",
@@ -175,6 +179,49 @@ class LoginStores:
     pin_record: PinRecord | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class LoginQuery:
+    """What a login reads and changes once the signature and certificate are valid.
+
+    :param clear_pin: PIN-record keys to clear (:meth:`PinRecord.clear`): the signature proved
+        that card unlocked.
+    :param identity: a citizen card's binding identity: read its binding and the bound person.
+    :param agency_codes: an agency card's codes already known from configuration (OID or
+        serial maps): read those agencies.
+    :param agency_name: an agency card's name (its first OU): read the agencies of that name.
+    """
+
+    clear_pin: tuple[str, ...] = ()
+    identity: str | None = None
+    agency_codes: tuple[str, ...] = ()
+    agency_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LoginFacts:
+    """What :meth:`LoginReads.prefetch` found for a :class:`LoginQuery`."""
+
+    #: The binding of ``identity`` (None: not bound, or no identity asked).
+    binding: Binding | None = None
+    #: The person of the binding's account (None: not in the personnel database).
+    person: Person | None = None
+    #: The agencies with one of ``agency_codes`` or named ``agency_name``.
+    agencies: tuple[Agency, ...] = ()
+
+
+@runtime_checkable
+class LoginReads(Protocol):
+    """Optional, for a store whose database also holds the others: answer a login's reads and
+    its PIN-record change in one go (one round trip on PostgreSQL) instead of one call per
+    store. Looked for on the nonce, binding, personnel, agency and PIN stores, in that order;
+    without it the stores are used one call at a time."""
+
+    def prefetch(self, stores: LoginStores, query: LoginQuery) -> LoginFacts | None:
+        """Clear ``query.clear_pin`` and read what ``query`` names; ``None`` (having done
+        nothing) when a store ``query`` touches is not this database's."""
+        ...
+
+
 class LoginService:
     """Run the manual's login flow over pluggable stores.
 
@@ -284,31 +331,83 @@ class LoginService:
         # 3. The certificate: chain, validity, revocation, family.
         result = self.validator.validate(cert)
         context["family"] = result.family.value
-        # A valid signature proves its card was not locked: its PIN record ends.
-        self._clear_pin_record(verified)
+        # A valid signature proves its card was not locked: its PIN record ends (together
+        # with step 4's reads, where the stores can do both in one go).
+        stores = self._prefetched(verified, result)
         card_serial = verified.card_serial or signed.card_serial
         # 4. Who: a serving citizen bound to an account, or a listed agency.
         if result.family is CAFamily.MOICA:
-            person, first_use = self._citizen(result, account, now, context)
+            person, first_use = self._citizen(stores, result, account, now, context)
             return self._principal(result, card_serial, now, person=person, first_use=first_use)
         if result.family in (CAFamily.GCA, CAFamily.GTESTCA):
-            if self.stores.agencies is None:
+            if stores.agencies is None:
                 raise CertificateNotAccepted("agency login is not configured (no agency-code file)")
-            agency = self.stores.agencies.agency_for(cert)
+            agency = stores.agencies.agency_for(cert)
             context["agency_code"] = agency.code
             return self._principal(result, card_serial, now, agency=agency)
         raise CertificateNotAccepted(f"family {result.family.value} has no login flow")
 
-    def _clear_pin_record(self, verified: VerifiedSignature) -> None:
-        record = self.stores.pin_record
-        if record is None:
-            return
+    def _prefetched(self, verified: VerifiedSignature, result: ValidationResult) -> LoginStores:
+        """Clear the PIN record; return stores that answer step 4's reads from what one
+        :meth:`LoginReads.prefetch` found (or ``self.stores`` when the stores cannot)."""
+        stores = self.stores
+        keys = self._pin_keys(verified) if stores.pin_record is not None else ()
+        reads = _login_reads(stores)
+        if reads is None:
+            self._clear_pin_record(keys)
+            return stores
+        query = LoginQuery(clear_pin=keys, **self._step4_query(result))
+        facts = reads.prefetch(stores, query)
+        if facts is None and keys:
+            # The PIN record lives elsewhere (e.g. Redis): clear it there, read the rest at once.
+            self._clear_pin_record(keys)
+            query = replace(query, clear_pin=())
+            facts = reads.prefetch(stores, query)
+        if facts is None:
+            if query.clear_pin:
+                self._clear_pin_record(keys)
+            return stores
+        changes: dict[str, Any] = {}
+        if query.identity is not None and stores.bindings is not None and stores.personnel is not None:
+            changes["bindings"] = _KnownBinding(stores.bindings, query.identity, facts.binding)
+            if facts.binding is not None:
+                changes["personnel"] = _KnownPerson(stores.personnel, facts.binding.account, facts.person)
+        if stores.agencies is not None and (query.agency_codes or query.agency_name is not None):
+            resolver = copy.copy(stores.agencies)
+            resolver.directory = _KnownAgencies(resolver.directory, query, facts.agencies)
+            changes["agencies"] = resolver
+        return replace(stores, **changes) if changes else stores
+
+    def _step4_query(self, result: ValidationResult) -> dict[str, Any]:
+        """What step 4 will read for this certificate (nothing when it will refuse unread)."""
+        stores, cert = self.stores, result.certificate
+        if result.family is CAFamily.MOICA:
+            if stores.personnel is None or stores.bindings is None:
+                return {}
+            try:
+                return {"identity": binding_key(cert, self.policy.binding_key, family=result.family)}
+            except TwcertError:
+                return {}  # step 4 raises it again, after the PIN record is cleared
+        if result.family in (CAFamily.GCA, CAFamily.GTESTCA) and stores.agencies is not None:
+            resolver = stores.agencies
+            mapped = ((cert.agency_oid, resolver.oid_map), (cert.subject_serial, resolver.serial_map))
+            codes = tuple(dict.fromkeys(m[k] for k, m in mapped if k and k in m))
+            name = cert.subject_ous[0] if resolver.match_names and cert.subject_ous and not codes else None
+            return {"agency_codes": codes, "agency_name": name}
+        return {}
+
+    @staticmethod
+    def _pin_keys(verified: VerifiedSignature) -> tuple[str, ...]:
         # The certificate, and the card number signed into the CMS: never a number the
         # client merely names beside the signature.
         keys = [PinRecord.certificate_key(verified.certificate.sha256)]
         if verified.card_serial and verified.card_serial.strip():
             keys.append(PinRecord.card_key(verified.card_serial))
-        record.clear(*keys)
+        return tuple(keys)
+
+    def _clear_pin_record(self, keys: tuple[str, ...]) -> None:
+        if self.stores.pin_record is not None and keys:
+            self.stores.pin_record.clear(*keys)
 
     def _signed_from(
         self,
@@ -415,10 +514,15 @@ class LoginService:
     # -- citizen cards ---------------------------------------------------------------------------
 
     def _citizen(
-        self, result: ValidationResult, account: str | None, now: dt.datetime, context: dict[str, Any]
+        self,
+        stores: LoginStores,
+        result: ValidationResult,
+        account: str | None,
+        now: dt.datetime,
+        context: dict[str, Any],
     ) -> tuple[Person, bool]:
         """The serving person this citizen card logs in as, and whether this login bound it."""
-        personnel, bindings = self.stores.personnel, self.stores.bindings
+        personnel, bindings = stores.personnel, stores.bindings
         if personnel is None or bindings is None:
             raise CertificateNotAccepted("citizen login is not configured (no personnel directory/bindings)")
         cert = result.certificate
@@ -539,6 +643,77 @@ class LoginService:
                 detail=detail,
             )
         )
+
+
+class _KnownBinding:
+    """A binding store whose answer for one identity is already known (prefetched)."""
+
+    def __init__(self, inner: BindingStore, identity: str, binding: Binding | None) -> None:
+        self._inner, self._identity, self._binding = inner, identity, binding
+
+    def get(self, identity: str) -> Binding | None:
+        return self._binding if identity == self._identity else self._inner.get(identity)
+
+    def bind(self, binding: Binding) -> Binding:
+        return self._inner.bind(binding)
+
+    def unbind(self, identity: str) -> bool:
+        return self._inner.unbind(identity)
+
+    def for_account(self, account: str) -> list[Binding]:
+        return self._inner.for_account(account)
+
+
+class _KnownPerson:
+    """A personnel directory whose answer for one account is already known (prefetched)."""
+
+    def __init__(self, inner: PersonnelDirectory, account: str, person: Person | None) -> None:
+        self._inner, self._account, self._person = inner, account, person
+
+    def get(self, account: str) -> Person | None:
+        return self._person if account == self._account else self._inner.get(account)
+
+    def find(self, account_or_id: str) -> Person | None:
+        return self._inner.find(account_or_id)
+
+
+class _KnownAgencies:
+    """An agency directory whose answers for a query's codes and name are already known."""
+
+    def __init__(self, inner: AgencyDirectory, query: LoginQuery, found: tuple[Agency, ...]) -> None:
+        self._inner = inner
+        self._by_code: dict[str, Agency | None] = {code.strip().upper(): None for code in query.agency_codes}
+        self._name_key = normalize_agency_name(query.agency_name) if query.agency_name is not None else None
+        self._by_name: list[Agency] = []
+        for agency in found:
+            self._by_code[agency.code] = agency
+            if self._name_key is not None and normalize_agency_name(agency.name) == self._name_key:
+                self._by_name.append(agency)
+        self._by_name.sort(key=lambda a: a.code)
+
+    def get(self, code: str) -> Agency | None:
+        key = code.strip().upper()
+        return self._by_code[key] if key in self._by_code else self._inner.get(code)
+
+    def find_by_name(self, name: str) -> list[Agency]:
+        if self._name_key is not None and normalize_agency_name(name) == self._name_key:
+            return list(self._by_name)
+        return self._inner.find_by_name(name)
+
+
+def _login_reads(stores: LoginStores) -> LoginReads | None:
+    """The first of the stores that can answer a login's reads in one go, if any."""
+    candidates: tuple[object, ...] = (
+        stores.nonces,
+        stores.bindings,
+        stores.personnel,
+        stores.agencies.directory if stores.agencies is not None else None,
+        stores.pin_record.store if stores.pin_record is not None else None,
+    )
+    for candidate in candidates:
+        if isinstance(candidate, LoginReads):
+            return candidate
+    return None
 
 
 def _bound_elsewhere(bindings: BindingStore, binding: Binding) -> bool:

@@ -13,7 +13,7 @@ pyHanko's would also build a ``ValidationContext`` per call, which the login fas
 do; ``tests/twcert/test_signature.py`` checks this module against ``openssl cms -verify``.)
 
 CMS is read by one of two readers and the checks, written once, ask either of them for the
-fields: a strict DER reader (:func:`twcert._der.read_signed_data`) for the shape cards and
+fields: a strict DER reader (``twcert._der.read_signed_data``) for the shape cards and
 libraries produce — reaching the fields through asn1crypto costs ~150 µs, more than the rest of
 a login's signature check — and :mod:`asn1crypto` for anything else (BER, unusual attributes).
 The DER reader takes only what it reads exactly as asn1crypto would, which the tests check on
@@ -491,7 +491,7 @@ def _unknown_value(oid: str, encoded: bytes) -> object:
 
 @dataclass(frozen=True, slots=True)
 class _DerReader:
-    """The fields :func:`twcert._der.read_signed_data` read, with every value decoded up front.
+    """The fields ``twcert._der.read_signed_data`` read, with every value decoded up front.
 
     It takes only CMS it reads exactly as :class:`_Asn1Reader` would: DER, id-data content in a
     primitive OCTET STRING, one signer that is not RSASSA-PSS, and signed attributes of the

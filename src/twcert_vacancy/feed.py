@@ -42,6 +42,7 @@ __all__ = [
     "write_dgpa_xml",
 ]
 
+#: What a feed can be read from: a path, the bytes, or a binary file object.
 FeedSource = str | os.PathLike[str] | bytes | bytearray | IO[bytes]
 
 #: Row tags in the order the writer emits them (the feed's own order, later fields last).
@@ -169,6 +170,7 @@ class DgpaFeedReader:
         self._source = source
         self.announce_date: RocDate | None = None
         self.rows = 0
+        #: Bytes of the feed read so far.
         self.bytes_read = 0
 
     def __iter__(self) -> Iterator[Vacancy | FeedProblem]:

@@ -543,7 +543,7 @@ class SqlVacancyRepository:
         self, rows: Iterable[PreparedVacancy], actor: VacancyActor, *, at: dt.datetime
     ) -> ImportReport:
         """:meth:`import_many` for rows already turned into driver values (by
-        :func:`twcert_vacancy._sqlrows.prepare` with this database's ``sqlite`` flag), which lets
+        ``twcert_vacancy._sqlrows.prepare`` with this database's ``sqlite`` flag), which lets
         :func:`~twcert_vacancy.feedimport.import_feed` prepare them in another process."""
         when = aware(at)
         added = updated = unchanged = 0

@@ -93,8 +93,11 @@ __all__ = [
     "DEFAULT_PORT",
     "OPENER_HEADER",
     "AgentConfig",
+    "CertificateLike",
     "LocalAgent",
+    "SigningSessionLike",
     "SigningToken",
+    "TokenInfoLike",
     "TokenSource",
 ]
 

@@ -32,5 +32,7 @@ KEYX_ID: Final = b"KEYX"  #: 4b455958
 KEYX_LABEL: Final = "KEYX"
 CA_LABEL: Final = "CA Cert"
 ROOT_CA_LABEL: Final = "ROOT CA Cert"
+#: Label of the data object holding the card serial number on a card.
 CARD_SERIAL_LABEL: Final = "CardSN"
+#: Application name of that data object.
 CARD_SERIAL_APPLICATION: Final = "twcert"

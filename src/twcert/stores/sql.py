@@ -6,7 +6,9 @@ Atomicity comes from single statements, never read-then-write in Python:
   RETURNING …`` — exactly one of N racing workers gets the row;
 * a PIN failure is ``INSERT … ON CONFLICT (card) DO UPDATE SET failures = failures + 1
   RETURNING failures`` — no count is lost;
-* a binding is ``INSERT … ON CONFLICT DO NOTHING`` followed by a read — never two bindings.
+* a binding is ``INSERT … ON CONFLICT DO NOTHING`` followed by a read — never two bindings;
+* a login's PIN-record clearing and its reads (binding with person, or agencies) are one
+  statement (:class:`~twcert.login.LoginReads`): with the consume, two round trips on PostgreSQL.
 
 SQLite runs in WAL mode with a busy timeout so several worker processes can share the file.
 Times are stored as integer microseconds since the epoch (UTC), the same on both databases.
@@ -20,7 +22,7 @@ import os
 import threading
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     BigInteger,
@@ -53,6 +55,9 @@ from ..errors import BackendUnavailableError
 from ..idnumber import normalize
 from ..personnel import Person
 from .sqlsetup import create_tables, enable_sqlite_wal
+
+if TYPE_CHECKING:
+    from ..login import LoginFacts, LoginQuery, LoginStores
 
 __all__ = [
     "DEFAULT_SQLITE_URL",
@@ -265,7 +270,28 @@ def _autocommit(engine: Engine, conn: Any) -> bool:
         driver.rollback()  # a pre-ping may have opened a transaction; the switch needs none
     conn.info[_LENT_MODE] = driver.autocommit
     driver.autocommit = True
+    _durable_commits(driver)
     return True
+
+
+def _durable_commits(driver: Any) -> None:
+    """Never a weaker commit than the server's default for a consumed challenge.
+
+    A role, database or connection string may set ``synchronous_commit`` to ``off`` (or
+    ``local``) for speed; then a commit returns before its WAL is flushed (or replicated), and
+    a crash could forget that a challenge was used, letting it be answered twice. On the
+    stores' connection it is set back to ``on`` (once per connection, one round trip); the
+    stricter replication levels are left as they are.
+    """
+    cursor = driver.cursor()
+    try:
+        cursor.execute(
+            "SELECT set_config('synchronous_commit', 'on', false) "
+            "WHERE current_setting('synchronous_commit') IN ('off', 'local')"
+        )
+        cursor.fetchall()
+    finally:
+        cursor.close()
 
 
 def _restore_mode(dbapi_connection: Any, record: Any) -> None:
@@ -284,7 +310,7 @@ class _Base:
 
     SQLAlchemy Core builds the schema, the dialect-specific SQL (``ON CONFLICT``,
     ``RETURNING``) and the pool; executing through its Connection costs ~90 µs per statement
-    against ~5 µs on the driver, and a login runs four of them, so the stores keep one
+    against ~5 µs on the driver, and a login runs two to five of them, so the stores keep one
     connection per thread (see :class:`_ThreadConnections`).
     """
 
@@ -292,7 +318,15 @@ class _Base:
         self.engine = engine
         self.table = table
         self._connections = connections if connections is not None else _ThreadConnections(engine)
+        #: Set by :class:`SqlStores`: a login's reads over its sibling stores at once.
+        self.login_reads: _LoginReads | None = None
         self._prepare()
+
+    def prefetch(self, stores: LoginStores, query: LoginQuery) -> LoginFacts | None:
+        """:class:`~twcert.login.LoginReads`: a login's PIN-record change and reads in one go,
+        when the stores ``query`` touches are all of this store's :class:`SqlStores`."""
+        reads = self.login_reads
+        return reads.prefetch(stores, query) if reads is not None else None
 
     def _prepare(self) -> None:
         """Compile this store's statements."""
@@ -618,6 +652,96 @@ class SqlAgencyDirectory(_Base):
             return int(conn.execute(select(func.count()).select_from(self.table)).scalar_one())
 
 
+class _LoginReads:
+    """:class:`~twcert.login.LoginReads` over the stores of one :class:`SqlStores`.
+
+    One statement clears the PIN record and reads a citizen's binding with its person, or an
+    agency card's agencies. On PostgreSQL the clearing is a ``DELETE`` in a ``WITH`` clause of
+    that ``SELECT``, so the whole is one round trip and atomic (autocommit); a ``DELETE`` that
+    finds no row writes nothing and so commits without a flush. SQLite has no data-modifying
+    ``WITH``: there the record is read with the rest and cleared only where it had a run,
+    as :meth:`~twcert.pin.PinRecord.clear` does (a write transaction only when needed).
+    """
+
+    def __init__(self, owner: SqlStores) -> None:
+        self.owner = owner
+        pin, bindings = owner.pin_counters, owner.bindings
+        people, agencies = owner.personnel, owner.agencies
+        self._pg = owner.engine.dialect.name == "postgresql"
+        p, b, h, a = pin.table, bindings.table, people.table, agencies.table
+        keys: list[Any] = [bindparam("k0"), bindparam("k1")]
+        person_columns = [h.c[name] for name in _PERSON_COLUMNS]
+        agency_columns = [a.c.code, a.c.name, *(a.c[name] for name in _AGENCY_TEXT)]
+        citizen = (
+            select(b.c.account, b.c.bound_at, b.c.certificate_sha256, *person_columns)
+            .select_from(b.outerjoin(h, h.c.account == b.c.account))
+            .where(b.c.identity == bindparam("identity"))
+        )
+        agency = select(*agency_columns).where(
+            or_(a.c.code.in_([bindparam("c0"), bindparam("c1")]), a.c.name_key == bindparam("name_key"))
+        )
+        if self._pg:
+            cleared = p.delete().where(p.c.card.in_(keys)).returning(p.c.card).cte("cleared")
+            self._citizen = pin._compile(citizen.add_cte(cleared))
+            self._agency = pin._compile(agency.add_cte(cleared))
+            self._clear_only = pin._compile(p.delete().where(p.c.card.in_(keys)))
+        else:
+            self._pins = pin._compile(select(p.c.card).where(p.c.card.in_(keys), p.c.failures > 0))
+            self._citizen = pin._compile(citizen)
+            self._agency = pin._compile(agency)
+            self._reset = pin._compile(p.delete().where(p.c.card.in_(keys)))
+
+    def _serves(self, stores: LoginStores, query: LoginQuery) -> bool:
+        """Whether every store ``query`` touches is one of this :class:`SqlStores` (the others,
+        e.g. challenges on Redis, are none of this statement's business)."""
+        owner = self.owner
+        record, agencies = stores.pin_record, stores.agencies
+        if query.clear_pin and (record is None or record.store is not owner.pin_counters):
+            return False
+        if query.identity is not None and (
+            stores.bindings is not owner.bindings or stores.personnel is not owner.personnel
+        ):
+            return False
+        agency_asked = bool(query.agency_codes) or query.agency_name is not None
+        return not agency_asked or (agencies is not None and agencies.directory is owner.agencies)
+
+    def prefetch(self, stores: LoginStores, query: LoginQuery) -> LoginFacts | None:
+        from ..login import LoginFacts  # the login module imports no store; no cycle at import
+
+        if not self._serves(stores, query) or len(query.clear_pin) > 2 or len(query.agency_codes) > 2:
+            return None
+        keys: dict[str, str | None] = {"k0": None, "k1": None}
+        keys.update(zip(("k0", "k1"), query.clear_pin, strict=False))
+        if query.identity is not None:
+            values: dict[str, str | None] = {**keys, "identity": query.identity}
+            statement: _Prepared | None = self._citizen
+        elif query.agency_codes or query.agency_name is not None:
+            codes = dict(zip(("c0", "c1"), (c.strip().upper() for c in query.agency_codes), strict=False))
+            name_key = normalize_agency_name(query.agency_name) if query.agency_name is not None else None
+            statement, values = self._agency, {"c0": None, "c1": None, **codes, **keys, "name_key": name_key}
+        elif self._pg:
+            statement, values = self._clear_only, keys
+        else:
+            statement, values = None, keys
+        if self._pg:
+            assert statement is not None
+            rows = self.owner.pin_counters._run([(statement, values)])[0]
+        else:
+            ran = [(self._pins, keys)] + ([(statement, values)] if statement is not None else [])
+            found = self.owner.pin_counters._run(ran)
+            if found[0]:
+                self.owner.pin_counters._run([(self._reset, keys)])
+            rows = found[1] if statement is not None else []
+        if query.identity is not None:
+            if not rows:
+                return LoginFacts()
+            account, bound_at, sha256, *person = rows[0]
+            binding = Binding(query.identity, account, _dt(bound_at), sha256)
+            known = SqlPersonnelDirectory._person(person) if person[0] is not None else None
+            return LoginFacts(binding, known)
+        return LoginFacts(agencies=tuple(SqlAgencyDirectory._agency(row) for row in rows))
+
+
 class SqlStores:
     """All SQL stores over one database.
 
@@ -641,6 +765,9 @@ class SqlStores:
         self.bindings = SqlBindingStore(self.engine, tables["bindings"], connections)
         self.personnel = SqlPersonnelDirectory(self.engine, tables["personnel"], connections)
         self.agencies = SqlAgencyDirectory(self.engine, tables["agencies"], connections)
+        reads = _LoginReads(self)
+        for store in (self.nonces, self.pin_counters, self.bindings, self.personnel, self.agencies):
+            store.login_reads = reads
 
     def _create(self, schema: str | None) -> None:
         try:

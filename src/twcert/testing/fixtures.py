@@ -1,7 +1,7 @@
 """Generate (and load back) the committed fixture PKI under ``fixtures/gpki``.
 
 Each end-entity certificate is listed in ``manifest.json`` with what it is and what a strict
-validator must decide about it at :data:`~twcert.testing.DEFAULT_NOW` (``expect``: ``ok`` or
+validator must decide about it at :data:`~twcert.testing.pki.DEFAULT_NOW` (``expect``: ``ok`` or
 an error code of :mod:`twcert.errors`). Regenerate with ``python fixtures/generate.py``.
 
 The CRLs in ``crl/`` describe the PKI at that fixed instant (nextUpdate six days later), and the

@@ -34,9 +34,13 @@ __all__ = [
     "store_principal",
 ]
 
+#: Every audit event the login service emits (``event``: a masked :class:`~twcert.audit.AuditEvent`).
 audit_event = Signal()
+#: A card login succeeded (``request``, ``user``, ``principal``).
 login_succeeded = Signal()
+#: A card login was refused (``request``, ``error``, ``event``).
 login_failed = Signal()
+#: A card's PIN is locked (``request``, ``error``, ``event``); ``error.action_url`` is the unblock page.
 card_locked = Signal()
 
 # The event of the login running in this thread or task, for the backend's signals.

@@ -1,33 +1,33 @@
 """The ``TWCERT_*`` configuration keys, read once by :meth:`TWCert.init_app`.
 
-===========================  ==========================  ===============================================
-key                          default                     meaning
-===========================  ==========================  ===============================================
-``TWCERT_LOGIN_SERVICE``     ``None``                    a :class:`~twcert.LoginService`, or a callable
+=========================  ============================  ==================================================
+key                        default                       meaning
+=========================  ============================  ==================================================
+``TWCERT_LOGIN_SERVICE``   ``None``                      a :class:`~twcert.LoginService`, or a callable
                                                          ``(app) -> LoginService``; used when none is
                                                          given to ``TWCert(...)``/``init_app``
-``TWCERT_URL_PREFIX``        ``"/twcert"``               where the blueprint's routes live
-``TWCERT_ORIGIN``            ``None``                    the site's origin as browsers see it
+``TWCERT_URL_PREFIX``      ``"/twcert"``                 where the blueprint's routes live
+``TWCERT_ORIGIN``          ``None``                      the site's origin as browsers see it
                                                          (``https://jobs.example.gov.tw``); ``None``:
                                                          the request's scheme and host. Set it behind a
                                                          proxy that rewrites ``Host``
-``TWCERT_AGENT_URL``         ``"http://localhost:61161"``  the HiPKI Local Server (or ``twcert agent``)
+``TWCERT_AGENT_URL``       ``"http://localhost:61161"``  the HiPKI Local Server (or ``twcert agent``)
                                                          the login page talks to
-``TWCERT_LOGIN_REDIRECT``    ``"/"``                     where a successful login goes when the login
+``TWCERT_LOGIN_REDIRECT``  ``"/"``                       where a successful login goes when the login
                                                          page named no (safe, same-site) ``next``
-``TWCERT_SESSION_KEY``       ``"twcert_principal"``      session key of the logged-in principal
-``TWCERT_PENDING_STORE``     ``None``                    where a first login waits for the account
-                                                         (:mod:`.pending`): a store object, a URL
+``TWCERT_SESSION_KEY``     ``"twcert_principal"``        session key of the logged-in principal
+``TWCERT_PENDING_STORE``   ``None``                      where a first login waits for the account
+                                                         (:mod:`twcert.web.pending`): a store object, a URL
                                                          (``sqlite:///…``, ``postgresql+psycopg://…``,
                                                          ``redis://…``) or ``"memory"``; ``None``: the
                                                          login service's nonce database (SQL or Redis),
                                                          else memory
-``TWCERT_PENDING_TTL``       ``600``                     seconds the first-use step may take
-``TWCERT_USER_LOADER``       ``None``                    ``(principal) -> user`` for Flask-Login (see
+``TWCERT_PENDING_TTL``     ``600``                       seconds the first-use step may take
+``TWCERT_USER_LOADER``     ``None``                      ``(principal) -> user`` for Flask-Login (see
                                                          :meth:`TWCert.user_loader`)
-``TWCERT_MAX_BODY``          ``65536``                   bytes a login request body may have (413
+``TWCERT_MAX_BODY``        ``65536``                     bytes a login request body may have (413
                                                          past it, never read further)
-===========================  ==========================  ===============================================
+=========================  ============================  ==================================================
 """
 
 from __future__ import annotations
