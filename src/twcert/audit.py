@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Protocol, runtime_checkable
 
 from . import idnumber
@@ -55,7 +55,9 @@ class AuditEvent:
     detail: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        # Field by field: every value is a str, a datetime or None, so the deep copy
+        # dataclasses.asdict makes buys nothing and cost ~0.2 ms per login (issue 16).
+        data = {name: getattr(self, name) for name in _FIELDS}
         data["occurred_at"] = self.occurred_at.isoformat()
         return {k: v for k, v in data.items() if v is not None}
 
@@ -76,6 +78,9 @@ class AuditEvent:
         return " ".join(parts)
 
 
+_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(AuditEvent))
+
+
 @runtime_checkable
 class AuditSink(Protocol):
     def emit(self, event: AuditEvent) -> None: ...
@@ -89,6 +94,8 @@ class LoggingAuditSink:
 
     def emit(self, event: AuditEvent) -> None:
         level = logging.INFO if event.outcome == "success" else logging.WARNING
+        if not self.logger.isEnabledFor(level):
+            return  # what logger.log would decide, before the event is turned into text
         self.logger.log(level, "%s", event.summary(), extra={"twcert_event": event.as_dict()})
 
 
