@@ -61,6 +61,7 @@ DEFAULTS: Final[Mapping[str, Any]] = {
     "CA_CRL_FILES": (),
     "CRL_FILES": (),
     "CRL_CACHE_DIR": None,
+    "CRL_CACHE_KEY": None,
     "REVOCATION_POLICY": "hard-fail",
     "REVOCATION_SOURCES": "crl,ocsp",
     "REVOCATION_FETCH": True,
@@ -154,6 +155,7 @@ class TwcertSettings:
     ca_crl_files: tuple[str, ...]
     crl_files: tuple[CRLFileSpec, ...]
     crl_cache_dir: str | None
+    crl_cache_key: str | None
     revocation_policy: RevocationPolicy
     revocation_sources: RevocationSources
     revocation_fetch: bool
@@ -209,6 +211,7 @@ class TwcertSettings:
             ca_crl_files=tuple(_path(entry, "CA_CRL_FILES") for entry in _sequence(raw, "CA_CRL_FILES")),
             crl_files=tuple(_crl_file(entry) for entry in _sequence(raw, "CRL_FILES")),
             crl_cache_dir=_optional_path(raw, "CRL_CACHE_DIR"),
+            crl_cache_key=_optional_str(raw, "CRL_CACHE_KEY"),
             revocation_policy=_enum(raw, "REVOCATION_POLICY", RevocationPolicy),
             revocation_sources=_enum(raw, "REVOCATION_SOURCES", RevocationSources),
             revocation_fetch=_bool(raw, "REVOCATION_FETCH"),

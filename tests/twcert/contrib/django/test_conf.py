@@ -191,3 +191,25 @@ def test_a_configured_origin_is_what_challenges_name(fixture_set: FixtureSet) ->
         issued = browser.challenge()
         assert issued["tbs"].split(" ")[1] == "https://jobs.example.gov.tw"
         assert browser.login("agency-dgpa").status_code == 200
+
+
+def test_crl_cache_key_lets_a_new_worker_open_the_shared_indexes_by_their_hmac(tmp_path: Path) -> None:
+    # Issue 16: a restarted worker must take the shared index as it is (HMAC with the deployment
+    # key), not re-verify every CRL; a worker with another key must not trust the files.
+    shared = tmp_path / "crl"
+    keyed = {**GOOD, "CRL_CACHE_DIR": str(shared), "CRL_CACHE_KEY": " s3cret\n"}
+    first = service.build_validator(conf.TwcertSettings.from_dict(keyed))  # preloads and persists
+    urls = [spec["url"] for spec in test_settings.CRL_FILES]
+    assert all(first.checker.crls.stored(url) is not None for url in urls)
+
+    restarted = service.build_validator(conf.TwcertSettings.from_dict({**keyed, "CRL_FILES": []}))
+    assert all(restarted.checker.crls.stored(url) is not None for url in urls)
+
+    other_key = {**keyed, "CRL_FILES": [], "CRL_CACHE_KEY": "another"}
+    stranger = service.build_validator(conf.TwcertSettings.from_dict(other_key))
+    assert all(stranger.checker.crls.stored(url) is None for url in urls)
+
+
+def test_crl_cache_key_must_be_text() -> None:
+    with pytest.raises(ImproperlyConfigured, match="CRL_CACHE_KEY"):
+        conf.TwcertSettings.from_dict({**GOOD, "CRL_CACHE_KEY": b"bytes"})
