@@ -36,7 +36,7 @@ def test_wrong_pin_counts_down_then_the_card_locks(
     wrong = twcert_django_login(client, twcert_citizen_card, answer=twcert_citizen_card.wrong_pin(2))
     assert wrong.status_code == 401
     assert wrong.json()["error"]["code"] == "PIN_INCORRECT"
-    assert wrong.json()["tries_left"] == 2
+    assert wrong.json()["error"]["tries_left"] == 2
     locked = twcert_django_login(client, twcert_citizen_card, answer=twcert_citizen_card.locked())
     assert locked.status_code == 403
     assert locked.json()["error"]["code"] == "PIN_LOCKED"

@@ -8,6 +8,8 @@ neither Flask nor Django.
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from .kit import FakeCard
@@ -56,27 +58,32 @@ def django_card_login(
     """Log ``card`` in through a Django test client (``django.test.Client``); the login response.
 
     ``prefix`` is where the host includes ``twcert.contrib.django.urls``. Works with
-    ``Client(enforce_csrf_checks=True)`` too: the token comes from the login page's cookie.
+    ``Client(enforce_csrf_checks=True)`` too: like the login page's script, it reads the token
+    from the login page, asks for a challenge and posts the answer with the challenge's token.
     """
     prefix = prefix.rstrip("/") + "/"
     host = client.defaults.get("HTTP_HOST", "testserver")
-    if "csrftoken" not in client.cookies:
-        client.get(prefix, secure=secure)
-    token = client.cookies["csrftoken"].value if "csrftoken" in client.cookies else ""
+    page = client.get(f"{prefix}login", secure=secure)
+    if page.status_code != 200:
+        raise AssertionError(f"login page: HTTP {page.status_code} {page.content[:200]!r}")
+    found = re.search(r'data-csrf-token="([^"]+)"', page.content.decode())
     headers = {
-        "HTTP_X_CSRFTOKEN": token,
+        "HTTP_X_CSRFTOKEN": found.group(1) if found else "",
         "HTTP_ACCEPT": "application/json",
-        # Browsers send Origin on POST; Django's CSRF check over HTTPS needs it.
+        # Browsers send Origin on POST; the adapter checks it.
         "HTTP_ORIGIN": f"{'https' if secure else 'http'}://{host}",
     }
-    got = client.post(f"{prefix}challenge/", {}, content_type="application/json", secure=secure, **headers)
+    got = client.post(f"{prefix}challenge", "{}", content_type="application/json", secure=secure, **headers)
     if got.status_code != 200:
         raise AssertionError(f"challenge refused: HTTP {got.status_code} {got.content[:200]!r}")
     challenge = got.json()
+    headers["HTTP_X_CSRFTOKEN"] = challenge.get("csrf_token") or headers["HTTP_X_CSRFTOKEN"]
     body: dict[str, Any] = {
         "challenge_id": challenge["challenge_id"],
         "response": answer if answer is not None else card.sign(challenge["tbs"]),
     }
     if account is not None:
         body["account"] = account
-    return client.post(f"{prefix}login/", body, content_type="application/json", secure=secure, **headers)
+    return client.post(
+        f"{prefix}login", json.dumps(body), content_type="application/json", secure=secure, **headers
+    )

@@ -153,7 +153,7 @@ def test_wrong_pins_then_lock_through_the_cli(
     assert first.returncode == 1 and "PIN_INCORRECT" in first.stderr and "2 tries left" in first.stderr
     assert "Traceback" not in first.stderr
     second = run(base, env, "000000\n")
-    assert second.returncode == 1 and "1 tries left" in second.stderr
+    assert second.returncode == 1 and "1 try left" in second.stderr
     unconfirmed = run(base, env, "000000\n")
     assert unconfirmed.returncode == 1 and "PIN_FINAL_TRY" in unconfirmed.stderr
     third = run([*base, "--confirm-final-try"], env, "000000\n")
@@ -212,7 +212,7 @@ def test_two_processes_with_wrong_pins_are_both_counted(
     errors = [err for _, err in outputs]
     assert [p.returncode for p in processes] == [1, 1], errors
     assert sorted("2 tries left" in err for err in errors) == [False, True], errors
-    assert sorted("1 tries left" in err for err in errors) == [False, True], errors
+    assert sorted("1 try left" in err for err in errors) == [False, True], errors
     assert PinGuard.from_file(ledger).status(card.card_serial).tries_left == 1
 
 
