@@ -33,8 +33,11 @@ from ..contrib.flask.conftest import Browser, Card, Clock, build_service, make_a
 from ..demo.conftest import Demo, _stop, start_demo
 
 MIB = 1024 * 1024
-#: How much the server's peak resident memory may grow while refusing 64 MiB.
-ALLOWED_GROWTH = 8 * MIB
+#: How much the server's peak resident memory may grow while refusing 64 MiB. A body read past
+#: the limit shows as 64 MiB or more (the old Flask adapter: +138 MiB); the development server's
+#: threads and buffers alone vary by several MiB between runs (+11.5 MiB seen once in CI, under
+#: 2 MiB usually), so the bound is a quarter of the body, not a few MiB.
+ALLOWED_GROWTH = 16 * MIB
 
 
 # ---------------------------------------------------------------------------------- the demo
